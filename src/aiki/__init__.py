@@ -1,0 +1,82 @@
+"""aiki: durable execution for plain async Python.
+
+Workflows are ``async`` functions; their steps are tasks whose results are checkpointed in a database, so a
+run survives crashes, sleeps for days, waits for events, retries, and scales out over many workers.
+"""
+
+from aiki.client.client import Client, client
+from aiki.client.handle import WaitResult, WorkflowRunHandle
+from aiki.clock import Clock, FakeClock, SystemClock
+from aiki.definitions.event import EventDefinition, event
+from aiki.definitions.retry import RetryPolicy
+from aiki.definitions.task import Task, task
+from aiki.definitions.workflow import Workflow, workflow
+from aiki.definitions.workflow_version import VersionStarter, WorkflowVersion
+from aiki.errors import (
+    AikiError,
+    ConfigurationError,
+    InvalidOptionError,
+    InvalidTransitionError,
+    NonDeterminismError,
+    NotFoundError,
+    RevisionConflictError,
+    ScheduleConflictError,
+    SchemaValidationError,
+    SerializationError,
+    TaskFailedError,
+    UnauthorizedError,
+    WorkflowRunConflictError,
+)
+from aiki.execution.child_handle import ChildRunHandle
+from aiki.execution.context import EventResult, SleepResult, WorkflowRunContext
+from aiki.execution.worker import Worker, WorkerHandle, worker
+from aiki.server.server import Server, server
+from aiki.store.factory import database
+from aiki.types import RunState, RunStatus, WorkflowRun
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AikiError",
+    "ChildRunHandle",
+    "Client",
+    "Clock",
+    "ConfigurationError",
+    "EventDefinition",
+    "EventResult",
+    "FakeClock",
+    "InvalidOptionError",
+    "InvalidTransitionError",
+    "NonDeterminismError",
+    "NotFoundError",
+    "RetryPolicy",
+    "RevisionConflictError",
+    "RunState",
+    "RunStatus",
+    "ScheduleConflictError",
+    "SchemaValidationError",
+    "SerializationError",
+    "Server",
+    "SleepResult",
+    "SystemClock",
+    "Task",
+    "TaskFailedError",
+    "UnauthorizedError",
+    "VersionStarter",
+    "WaitResult",
+    "Worker",
+    "WorkerHandle",
+    "Workflow",
+    "WorkflowRun",
+    "WorkflowRunConflictError",
+    "WorkflowRunContext",
+    "WorkflowRunHandle",
+    "WorkflowVersion",
+    "client",
+    "database",
+    "event",
+    "server",
+    "task",
+    "worker",
+    "workflow",
+]

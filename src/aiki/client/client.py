@@ -1,0 +1,65 @@
+"""``client(...)``: the one API to an aiki server, embedded or over HTTP."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiki.client.transport import Transport
+from aiki.errors import ConfigurationError
+from aiki.types import WorkflowRun
+
+if TYPE_CHECKING:
+    from aiki.server.server import Server
+
+
+class Client:
+    """Starts runs, gets handles, and carries workers' calls to the server."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    @property
+    def namespace(self) -> str:
+        return self.transport.namespace
+
+    async def get_run(self, run_id: str) -> WorkflowRun:
+        return await self.transport.get_run(run_id)
+
+    async def list_runs(self, *, status: str | None = None, workflow: str | None = None,
+                        limit: int = 50) -> list[WorkflowRun]:
+        return await self.transport.list_runs(status=status, workflow=workflow, limit=limit)
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def client(
+    *,
+    server: Server | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+    namespace: str = "default",
+    timeout_s: float = 60.0,
+) -> Client:
+    """A client of ``server`` (embedded, in this process) or of the server at ``url`` (HTTP).
+
+    Example:
+        c = client(server=srv)
+        c = client(url="http://localhost:9850", api_key=KEY)
+    """
+    if (server is None) == (url is None):
+        raise ConfigurationError("client() needs exactly one of server=... (embedded) or url=... (HTTP).")
+    if server is not None:
+        from aiki.client.embedded import EmbeddedTransport
+
+        return Client(EmbeddedTransport(server, namespace))
+    from aiki.client.http import HttpTransport
+
+    assert url is not None
+    return Client(HttpTransport(url, api_key=api_key, timeout_s=timeout_s))

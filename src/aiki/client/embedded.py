@@ -1,0 +1,81 @@
+"""The embedded transport: calls the server's commands in-process, no network, no serialisation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
+from aiki.errors import NotFoundError
+from aiki.types import RunHistory, Transition, WorkflowRun
+
+if TYPE_CHECKING:
+    from aiki.server.server import Server
+
+
+class EmbeddedTransport:
+    """A client of a server in this process."""
+
+    def __init__(self, server: Server, namespace: str = "default") -> None:
+        self.server = server
+        self.namespace = namespace
+
+    async def start_run(self, request: StartRequest) -> WorkflowRun:
+        return await self.server.runs.start(self.namespace, request)
+
+    async def get_run(self, run_id: str) -> WorkflowRun:
+        return await self.server.runs.get(self.namespace, run_id)
+
+    async def list_runs(
+        self, *, status: str | None = None, workflow: str | None = None, limit: int = 50, before_id: str | None = None
+    ) -> list[WorkflowRun]:
+        return await self.server.runs.list(
+            self.namespace, status=status, workflow=workflow, limit=limit, before_id=before_id
+        )
+
+    async def get_history(self, run_id: str) -> RunHistory:
+        return await self.server.runs.history(self.namespace, run_id)
+
+    async def get_timeline(self, run_id: str) -> list[Transition]:
+        return await self.server.runs.timeline(self.namespace, run_id)
+
+    async def cancel_run(self, run_id: str, reason: str | None) -> WorkflowRun:
+        return await self.server.runs.cancel(self.namespace, run_id, reason)
+
+    async def pause_run(self, run_id: str) -> WorkflowRun:
+        return await self.server.runs.pause(self.namespace, run_id)
+
+    async def resume_run(self, run_id: str) -> WorkflowRun:
+        return await self.server.runs.resume(self.namespace, run_id)
+
+    async def awake_run(self, run_id: str) -> WorkflowRun:
+        return await self.server.runs.awake(self.namespace, run_id)
+
+    async def send_event(self, run_id: str, name: str, data: Any, reference_id: str | None) -> bool:
+        return await self.server.events.send(self.namespace, run_id, name, data, reference_id)
+
+    async def wait_for_change(self, run_id: str, known_revision: int, timeout_ms: int) -> WorkflowRun:
+        return await self.server.runs.wait_for_change(self.namespace, run_id, known_revision, timeout_ms)
+
+    async def claim(self, request: ClaimRequest) -> list[ClaimedRun]:
+        return await self.server.workers.claim(self.namespace, request)
+
+    async def refresh_claims(self, claims: list[tuple[str, str]]) -> list[str]:
+        return await self.server.workers.refresh_claims(self.namespace, claims)
+
+    async def record_task(self, write: TaskWrite) -> str:
+        return await self.server.workers.record_task(self.namespace, write)
+
+    async def finish(self, outcome: RunOutcome) -> WorkflowRun:
+        return await self.server.workers.finish(self.namespace, outcome)
+
+    async def release(self, run_id: str, claim_token: str) -> None:
+        await self.server.workers.release(self.namespace, run_id, claim_token)
+
+    async def call_extension(self, name: str, operation: str, payload: dict[str, Any]) -> Any:
+        extension = self.server.extensions.get(name)
+        if extension is None:
+            raise NotFoundError("server feature", name)
+        return await extension.call(self.namespace, operation, payload)
+
+    async def close(self) -> None:
+        """Nothing to release: the server belongs to its owner."""

@@ -1,0 +1,161 @@
+"""Handles: a reference to one run, to watch and steer it from outside a workflow."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiki.canonical_json import to_jsonable
+from aiki.durations import Duration, to_milliseconds
+from aiki.errors import InvalidOptionError, NotFoundError
+from aiki.types import TERMINAL_STATUSES, RunState, RunStatus, WorkflowRun, parse_terminal_status
+
+if TYPE_CHECKING:
+    from aiki.client.client import Client
+    from aiki.definitions.event import EventDefinition
+
+
+@dataclass(frozen=True, slots=True)
+class WaitResult:
+    """What ``wait_for_status`` found.
+
+    Attributes:
+        success: the run reached the requested status.
+        state: the run's state when the wait ended (``state.output`` holds the result).
+        cause: the terminal status reached instead, else ``None``.
+        timeout: the timeout ran out first (then ``success`` is ``False``).
+    """
+
+    success: bool
+    state: RunState | None
+    cause: str | None = None
+    timeout: bool = False
+
+
+class EventSender:
+    """``handle.events.NAME``: send one event to the run (validated against the event's schema)."""
+
+    def __init__(self, handle: WorkflowRunHandle, name: str, definition: EventDefinition | None,
+                 reference_id: str | None = None) -> None:
+        self._handle = handle
+        self.name = name
+        self._definition = definition
+        self._reference_id = reference_id
+
+    def with_(self) -> EventSender:
+        """A copy whose ``opt("reference.id", key)`` makes sends with that key deduplicated."""
+        return EventSender(self._handle, self.name, self._definition, self._reference_id)
+
+    def opt(self, path: str, value: Any) -> EventSender:
+        if path == "reference.id":
+            if not isinstance(value, str) or not value:
+                raise InvalidOptionError(f"Event option 'reference.id' must be a non-empty string, got {value!r}.")
+            return EventSender(self._handle, self.name, self._definition, value)
+        if path == "reference":
+            if not isinstance(value, Mapping) or set(value) - {"id"} or not isinstance(value.get("id"), str):
+                raise InvalidOptionError(f"Event option 'reference' must be {{'id': str}}, got {value!r}.")
+            return EventSender(self._handle, self.name, self._definition, str(value["id"]))
+        raise InvalidOptionError(f"Unknown event option {path!r}; the only option is 'reference.id'.")
+
+    async def send(self, data: Any = None) -> bool:
+        """Deliver the event. Returns ``False`` when a send with the same reference id already happened."""
+        what = f"data of event {self.name!r} for run {self._handle.id}"
+        if self._definition is not None:
+            data = self._definition.validate(data, what)
+        payload = to_jsonable(data, what)
+        return await self._handle.client.transport.send_event(self._handle.id, self.name, payload, self._reference_id)
+
+
+class EventSenders:
+    """Attribute access to the run's events: ``handle.events.payment_received.send(...)``."""
+
+    def __init__(self, handle: WorkflowRunHandle, definitions: Mapping[str, EventDefinition] | None) -> None:
+        self._handle = handle
+        self._definitions = definitions
+
+    def __getattr__(self, name: str) -> EventSender:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> EventSender:
+        if self._definitions is None:
+            return EventSender(self._handle, name, None)
+        if name not in self._definitions:
+            known = ", ".join(sorted(self._definitions)) or "none"
+            raise NotFoundError(
+                "event", name, f"Workflow {self._handle.run.name!r} version {self._handle.run.version_id!r} "
+                f"defines these events: {known}."
+            )
+        return EventSender(self._handle, name, self._definitions[name])
+
+
+class WorkflowRunHandle:
+    """Watch and steer one run. ``run`` is the record as last fetched."""
+
+    def __init__(self, client: Client, run: WorkflowRun,
+                 events: Mapping[str, EventDefinition] | None = None) -> None:
+        self.client = client
+        self.run = run
+        self.events = EventSenders(self, events)
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    async def refresh(self) -> WorkflowRun:
+        """Reload the run from the server; updates ``handle.run`` and returns it."""
+        self.run = await self.client.transport.get_run(self.run.id)
+        return self.run
+
+    async def wait_for_status(self, status: str, timeout: Duration | None = None) -> WaitResult:
+        """Wait until the run is terminal. Returns at once if it already is.
+
+        Args:
+            status: ``completed``, ``failed`` or ``cancelled``: the status you hope for.
+            timeout: how long to wait at most (a duration); ``None`` waits for ever.
+        """
+        wanted = parse_terminal_status(status)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + to_milliseconds(timeout, "timeout") / 1000
+        run = await self.refresh()
+        while run.status not in TERMINAL_STATUSES:
+            remaining_s = 3600.0 if deadline is None else deadline - loop.time()
+            if remaining_s <= 0:
+                return WaitResult(success=False, state=run.state, cause=None, timeout=True)
+            run = await self.client.transport.wait_for_change(
+                run.id, run.revision, int(min(remaining_s, 30.0) * 1000)
+            )
+            self.run = run
+        if run.status is wanted:
+            return WaitResult(success=True, state=run.state)
+        return WaitResult(success=False, state=run.state, cause=run.status.value)
+
+    async def cancel(self, reason: str | None = None) -> WorkflowRun:
+        """Cancel the run (and its children that are still going)."""
+        self.run = await self.client.transport.cancel_run(self.run.id, reason)
+        return self.run
+
+    async def pause(self) -> WorkflowRun:
+        """Pause: no new task starts and no timer fires until ``resume``."""
+        self.run = await self.client.transport.pause_run(self.run.id)
+        return self.run
+
+    async def resume(self) -> WorkflowRun:
+        """Put a paused run back where it was."""
+        self.run = await self.client.transport.resume_run(self.run.id)
+        return self.run
+
+    async def awake(self) -> WorkflowRun:
+        """Wake a sleeping run early (its ``run.sleep`` returns ``cancelled=True``)."""
+        self.run = await self.client.transport.awake_run(self.run.id)
+        return self.run
+
+    @property
+    def status(self) -> RunStatus:
+        return self.run.status
+
+    def __repr__(self) -> str:
+        return f"<WorkflowRunHandle {self.run.name}@{self.run.version_id} {self.run.id} {self.run.status.value}>"

@@ -1,0 +1,1 @@
+"""What users define: tasks, workflows, events, schedules, and the options they take."""

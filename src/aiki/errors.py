@@ -1,0 +1,229 @@
+"""Every error aiki raises, in one tree.
+
+```
+AikiError
+├── NonDeterminismError        replay met a task/child that the recorded history does not have
+├── SchemaValidationError      an input, output or event payload was rejected by its validator
+├── TaskFailedError            a task ran out of retries (names the task, carries its error)
+├── WorkflowRunConflictError   a reference id is taken by a run with another input
+├── ScheduleConflictError      a schedule reference id is taken by another definition
+├── InvalidOptionError         an unknown option path, or a wrongly typed option value
+├── InvalidTransitionError     the operation is not allowed in the run's current status
+├── RevisionConflictError      a worker wrote with a stale revision or lost claim (fencing)
+├── NotFoundError              no run, schedule or key with that id
+├── UnauthorizedError          missing, unknown or revoked API key; or another namespace's data
+├── SerializationError         a value cannot be stored as JSON
+└── ConfigurationError         a definition, worker, server or database setting is wrong
+```
+
+Handler-unwinding signals (suspension) are not here: they derive from ``BaseException`` and live in
+``aiki.execution.signals`` so that ``except Exception`` in user code cannot swallow them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AikiError(Exception):
+    """Base of every error aiki raises. ``code`` is a stable machine-readable name."""
+
+    code: str = "AIKI_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        """Fields that travel over the HTTP API (the message plus the error's own data)."""
+        data = {key: value for key, value in vars(self).items() if key != "message"}
+        return {"type": type(self).__name__, "code": self.code, "message": self.message, "data": data}
+
+
+class NonDeterminismError(AikiError):
+    """Replay reached a task or child workflow that is not in the recorded history."""
+
+    code = "NON_DETERMINISM"
+
+    def __init__(
+        self,
+        run_id: str,
+        address: str,
+        unconsumed: list[str],
+    ) -> None:
+        self.run_id = run_id
+        self.address = address
+        self.unconsumed = unconsumed
+        super().__init__(
+            f"Replay divergence in workflow run {run_id}: the code now starts {address!r}, which the "
+            f"recorded history does not have, while recorded entries remain unconsumed: "
+            f"{', '.join(unconsumed)}. The handler changed in a way that is not replay-safe; deploy the "
+            f"change as a new workflow version, or keep the old code for runs in flight."
+        )
+
+
+class SchemaValidationError(AikiError):
+    """A validator rejected an input, output or event payload."""
+
+    code = "SCHEMA_VALIDATION"
+
+    def __init__(self, what: str, detail: str, field: str | None = None) -> None:
+        self.what = what
+        self.detail = detail
+        self.field = field
+        where = f" (field {field!r})" if field else ""
+        super().__init__(f"Invalid {what}{where}: {detail}")
+
+
+class TaskFailedError(AikiError):
+    """A task ran out of retries. ``error`` holds the task's own error (type, message, traceback)."""
+
+    code = "TASK_FAILED"
+
+    def __init__(self, task_name: str, run_id: str, attempts: int, error: dict[str, Any]) -> None:
+        self.task_name = task_name
+        self.run_id = run_id
+        self.attempts = attempts
+        self.error = error
+        super().__init__(str(error.get("message", "")))
+
+    def __str__(self) -> str:
+        return (
+            f"Task {self.task_name!r} of workflow run {self.run_id} failed after {self.attempts} "
+            f"attempt(s): {self.error.get('type', 'Error')}: {self.error.get('message', '')}"
+        )
+
+
+class WorkflowRunConflictError(AikiError):
+    """A run with this reference id exists with a different input."""
+
+    code = "WORKFLOW_RUN_REFERENCE_CONFLICT"
+
+    def __init__(self, workflow: str, version: str, reference_id: str, existing_run_id: str) -> None:
+        self.workflow = workflow
+        self.version = version
+        self.reference_id = reference_id
+        self.existing_run_id = existing_run_id
+        super().__init__(
+            f"Reference id {reference_id!r} of workflow {workflow!r} version {version!r} is already used "
+            f"by run {existing_run_id} with a different input. Use another reference id, or pass "
+            f'conflict_policy="return_existing" to get the existing run.'
+        )
+
+
+class ScheduleConflictError(AikiError):
+    """A schedule reference id is already bound to another schedule definition."""
+
+    code = "SCHEDULE_CONFLICT"
+
+    def __init__(self, reference_id: str, existing_schedule_id: str) -> None:
+        self.reference_id = reference_id
+        self.existing_schedule_id = existing_schedule_id
+        super().__init__(
+            f"Schedule reference id {reference_id!r} is already used by schedule {existing_schedule_id} "
+            f"with a different definition. Use another reference id, or pass "
+            f'conflict_policy="return_existing".'
+        )
+
+
+class InvalidOptionError(AikiError):
+    """An unknown option path or a wrongly typed option value."""
+
+    code = "INVALID_OPTION"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class InvalidTransitionError(AikiError):
+    """The run's current status does not allow this operation."""
+
+    code = "INVALID_TRANSITION"
+
+    def __init__(self, run_id: str, status: str, target: str, hint: str = "") -> None:
+        self.run_id = run_id
+        self.status = status
+        self.target = target
+        super().__init__(
+            f"Workflow run {run_id} cannot go from {status!r} to {target!r}."
+            + (f" {hint}" if hint else "")
+        )
+
+
+class RevisionConflictError(AikiError):
+    """A write carried a stale revision or claim: another writer moved the run first."""
+
+    code = "REVISION_CONFLICT"
+
+    def __init__(self, run_id: str, expected_revision: int | None, detail: str = "") -> None:
+        self.run_id = run_id
+        self.expected_revision = expected_revision
+        super().__init__(
+            f"Workflow run {run_id} was changed by someone else"
+            + (f" (expected revision {expected_revision})" if expected_revision is not None else "")
+            + (f": {detail}" if detail else "")
+            + ". This writer is stale and must stop; the run continues elsewhere."
+        )
+
+
+class NotFoundError(AikiError):
+    """No such run, schedule, event name or key."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, identifier: str, hint: str = "") -> None:
+        self.kind = kind
+        self.identifier = identifier
+        super().__init__(f"No {kind} {identifier!r}." + (f" {hint}" if hint else ""))
+
+
+class UnauthorizedError(AikiError):
+    """Missing, unknown or revoked API key."""
+
+    code = "UNAUTHORIZED"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class SerializationError(AikiError):
+    """A value cannot be stored as JSON."""
+
+    code = "SERIALIZATION"
+
+    def __init__(self, what: str, detail: str) -> None:
+        self.what = what
+        self.detail = detail
+        super().__init__(
+            f"{what} is not JSON-serialisable: {detail}. Pass dicts, lists, strings, numbers, booleans, "
+            f"None or pydantic models."
+        )
+
+
+class ConfigurationError(AikiError):
+    """A definition, worker, server or database setting is wrong."""
+
+    code = "CONFIGURATION"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+ERROR_TYPES: dict[str, type[AikiError]] = {
+    cls.__name__: cls
+    for cls in (
+        AikiError,
+        NonDeterminismError,
+        SchemaValidationError,
+        TaskFailedError,
+        WorkflowRunConflictError,
+        ScheduleConflictError,
+        InvalidOptionError,
+        InvalidTransitionError,
+        RevisionConflictError,
+        NotFoundError,
+        UnauthorizedError,
+        SerializationError,
+        ConfigurationError,
+    )
+}

@@ -1,0 +1,1 @@
+"""Execution: replaying a handler against a run's recorded history, and the worker that runs them."""

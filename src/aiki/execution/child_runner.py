@@ -1,0 +1,51 @@
+"""``version.start_as_child(run, input)``: start a child run, addressed like a task; replays reuse it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from aiki.contract import ParentLink
+from aiki.errors import NonDeterminismError, RevisionConflictError, SchemaValidationError, SerializationError
+from aiki.execution.child_handle import ChildRunHandle
+from aiki.execution.signals import FailRun, StopExecution
+
+if TYPE_CHECKING:
+    from aiki.definitions.workflow_version import VersionStarter
+    from aiki.execution.context import WorkflowRunContext
+
+
+async def start_child(run: WorkflowRunContext, starter: VersionStarter, input: Any) -> ChildRunHandle:
+    """Start (or, on replay, find) the child run; returns its handle."""
+    execution = run._execution
+    execution.check_open()
+    version = starter.version
+    try:
+        request = starter.request(input)
+    except (SchemaValidationError, SerializationError) as error:
+        raise FailRun(error) from error
+    key = request.reference_id if request.reference_id is not None else request.input_hash
+    address = f"{version.name}:{version.version_id}:{key}"
+    manifest = execution.manifest
+    if manifest.has_unconsumed():
+        entry = manifest.consume_child(address)
+        if entry is None:
+            raise FailRun(NonDeterminismError(execution.run.id, f"child {address}", manifest.unconsumed()))
+        child = await execution.client.transport.get_run(entry.child_run_id)
+    else:
+        occurrence = manifest.new_child_occurrence(address)
+        request = replace(
+            request,
+            shard=starter.options.shard or execution.run.shard,
+            parent=ParentLink(execution.run.id, execution.claim_token, address, occurrence),
+        )
+        done = execution.begin_work()
+        try:
+            child = await execution.client.transport.start_run(request)
+        except RevisionConflictError as conflict:
+            execution.closing = True
+            raise StopExecution() from conflict
+        finally:
+            execution.end_work(done)
+    execution.child_versions[child.id] = version
+    return ChildRunHandle(execution, child, version.events)

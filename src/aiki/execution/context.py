@@ -1,0 +1,129 @@
+"""``run``: what a workflow handler receives. Its id and input, a logger, durable sleeps and events."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiki.durations import MAX_SLEEP_MS, Duration, to_milliseconds
+from aiki.errors import InvalidOptionError, NotFoundError
+from aiki.execution.signals import Suspend
+
+if TYPE_CHECKING:
+    from aiki.execution.execution import Execution
+
+
+@dataclass(frozen=True, slots=True)
+class SleepResult:
+    """``cancelled`` is ``True`` when the sleep was cut short by ``handle.awake()``."""
+
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """A received event (``data``) or a wait that timed out (``timeout=True``, ``data`` is ``None``)."""
+
+    data: Any = None
+    timeout: bool = False
+
+
+class EventWaiter:
+    """``run.events.NAME``: ``await run.events.NAME.wait(timeout=...)``."""
+
+    def __init__(self, execution: Execution, name: str) -> None:
+        self._execution = execution
+        self.name = name
+
+    async def wait(self, timeout: Duration | None = None) -> EventResult:
+        """Return the next event of this name (delivered before or after this call), or time out."""
+        execution = self._execution
+        execution.check_open()
+        timeout_ms = None
+        if timeout is not None:
+            timeout_ms = to_milliseconds(timeout, f"timeout of event {self.name!r}")
+            if timeout_ms <= 0:
+                raise InvalidOptionError(f"The timeout of event {self.name!r} must be longer than zero.")
+        index = execution.event_cursor[self.name]
+        entries = execution.events[self.name]
+        if index < len(entries):
+            execution.event_cursor[self.name] = index + 1
+            entry = entries[index]
+            if entry.status == "timeout":
+                return EventResult(timeout=True)
+            definition = execution.version.events[self.name]
+            what = f"event {self.name!r} received by run {execution.run.id}"
+            return EventResult(data=definition.validate(entry.data, what))
+        raise Suspend(kind="event_wait", name=self.name, index=index, timeout_ms=timeout_ms)
+
+
+class EventWaiters:
+    """Attribute access to the version's events: ``run.events.payment_received``."""
+
+    def __init__(self, execution: Execution) -> None:
+        self._execution = execution
+
+    def __getattr__(self, name: str) -> EventWaiter:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> EventWaiter:
+        known = self._execution.version.events
+        if name not in known:
+            raise NotFoundError(
+                "event", name,
+                f"{self._execution.version.label} declares: {', '.join(sorted(known)) or 'no events'}. "
+                f"Declare it with events={{{name!r}: event()}}.",
+            )
+        return EventWaiter(self._execution, name)
+
+
+class WorkflowRunContext:
+    """The ``run`` argument of a workflow handler."""
+
+    def __init__(self, execution: Execution) -> None:
+        self._execution = execution
+        run = execution.run
+        self.id = run.id
+        self.name = run.name
+        self.version_id = run.version_id
+        self.input = run.input
+        self.attempts = run.attempts
+        self.logger = logging.LoggerAdapter(
+            logging.getLogger(f"aiki.workflow.{run.name}"),
+            {"workflow_run_id": run.id, "workflow": run.name, "version": run.version_id},
+        )
+        self.events = EventWaiters(execution)
+        #: the object given to the worker as ``opts={"context": ...}`` (your database pool, clients...)
+        self.context = execution.context
+
+    async def sleep(self, name: str, duration: Duration) -> SleepResult:
+        """Sleep durably: the run holds no worker while it sleeps. Per-name queues; replays return at once.
+
+        A duration made longer in code while the run slept is honoured by sleeping only the difference.
+        """
+        execution = self._execution
+        execution.check_open()
+        if not isinstance(name, str) or not name:
+            raise InvalidOptionError(f"run.sleep needs a non-empty name, got {name!r}.")
+        duration_ms = to_milliseconds(duration, f"duration of sleep {name!r}")
+        if duration_ms <= 0 or duration_ms > MAX_SLEEP_MS:
+            raise InvalidOptionError(
+                f"Sleep {name!r} of run {self.id} lasts {duration_ms} ms; a sleep must be longer than zero "
+                f"and at most 10 years."
+            )
+        index = execution.sleep_cursor[name]
+        execution.sleep_cursor[name] = index + 1
+        entries = execution.sleeps[name]
+        if index < len(entries):
+            entry = entries[index]
+            if entry.status == "cancelled":
+                return SleepResult(cancelled=True)
+            if entry.status == "completed" and duration_ms <= entry.duration_ms:
+                return SleepResult(cancelled=False)
+        raise Suspend(kind="sleep", name=name, index=index, duration_ms=duration_ms)
+
+    def __repr__(self) -> str:
+        return f"<run {self.name}@{self.version_id} {self.id}>"

@@ -1,0 +1,85 @@
+"""One execution of a claimed run: replay the handler, then report how it ended (DESIGN decision 6)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiki.canonical_json import to_jsonable
+from aiki.contract import RunOutcome
+from aiki.definitions.handler import call_handler
+from aiki.definitions.retry import parse_retry
+from aiki.errors import InvalidTransitionError, RevisionConflictError, SchemaValidationError, SerializationError
+from aiki.execution.context import WorkflowRunContext
+from aiki.execution.errors_record import error_record
+from aiki.execution.execution import Execution
+from aiki.execution.signals import FailRun, StopExecution, Suspend
+
+logger = logging.getLogger("aiki.worker")
+
+
+async def execute(execution: Execution) -> None:
+    """Run the handler of ``execution`` once and record the outcome; never raises for run-level failures."""
+    run = WorkflowRunContext(execution)
+    version = execution.version
+    try:
+        outcome = await _run_handler(execution, run)
+    except StopExecution:
+        await execution.drain()
+        return
+    await execution.drain()
+    try:
+        await execution.client.transport.finish(
+            RunOutcome(
+                run_id=execution.run.id,
+                claim_token=execution.claim_token,
+                expected_revision=execution.run.revision,
+                **outcome,
+            )
+        )
+    except (RevisionConflictError, InvalidTransitionError) as stale:
+        # Someone else moved the run (recovery, pause, cancel): this execution's word no longer counts.
+        logger.info("run %s of %s: outcome not recorded: %s", execution.run.id, version.label, stale)
+
+
+async def _run_handler(execution: Execution, run: WorkflowRunContext) -> dict[str, Any]:
+    version = execution.version
+    try:
+        input = execution.run.input
+        if version.schema.input is not None:
+            try:
+                input = version.schema.input(input)
+            except SchemaValidationError as error:
+                raise FailRun(error) from error
+        arguments = (run, input)[: version.parameter_count]
+        result = await call_handler(version.handler, arguments)
+        if version.schema.output is not None:
+            try:
+                result = version.schema.output(result)
+            except SchemaValidationError as error:
+                raise FailRun(error) from error
+        try:
+            output = to_jsonable(result, f"output of run {execution.run.id} ({version.label})")
+        except SerializationError as error:
+            raise FailRun(error) from error
+        return {"kind": "complete", "output": output}
+    except Suspend as suspension:
+        return suspension.outcome
+    except FailRun as failure:
+        return {"kind": "fail", "error": error_record(failure.error)}
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        return _after_error(execution, error)
+
+
+def _after_error(execution: Execution, error: Exception) -> dict[str, Any]:
+    """The handler raised: retry the run if its policy allows, else fail it with the error recorded."""
+    stored = execution.run.options.get("retry")
+    policy = parse_retry(stored, "stored retry") if stored else execution.version.retry
+    record = error_record(error)
+    delay_ms = policy.next_delay_ms(execution.run.attempts)
+    if delay_ms is None:
+        return {"kind": "fail", "error": record}
+    return {"kind": "retry", "retry_kind": "workflow", "duration_ms": max(1, delay_ms), "error": record}

@@ -1,0 +1,254 @@
+"""``worker(workflows=[...])``: claims runs of the versions it registers, executes them, keeps claims fresh."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiki.clock import Clock, SystemClock
+from aiki.contract import ClaimedRun, ClaimRequest
+from aiki.definitions.workflow_version import WorkflowVersion
+from aiki.errors import ConfigurationError
+from aiki.execution.execution import Execution, ExecutionSettings
+from aiki.execution.executor import execute
+from aiki.ids import new_id
+
+if TYPE_CHECKING:
+    from aiki.client.client import Client
+
+logger = logging.getLogger("aiki.worker")
+
+WORKER_OPTIONS = {
+    "max_concurrent_workflow_runs": 10,
+    "shards": None,
+    "claim_refresh_interval_ms": 30_000,
+    "graceful_shutdown_timeout_ms": 5_000,
+    "poll_interval_ms": 1_000,
+    "max_inline_retry_delay_ms": 1_000,
+    "context": None,
+    "id": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """Worker options (``worker(opts=...)``)."""
+
+    max_concurrent_workflow_runs: int = 10
+    shards: list[str] | None = None
+    claim_refresh_interval_ms: int = 30_000
+    graceful_shutdown_timeout_ms: int = 5_000
+    poll_interval_ms: int = 1_000
+    max_inline_retry_delay_ms: int = 1_000
+    context: Any = None
+    id: str | None = None
+
+
+def parse_worker_options(opts: Mapping[str, Any] | None) -> WorkerSettings:
+    values = dict(opts or {})
+    unknown = set(values) - set(WORKER_OPTIONS)
+    if unknown:
+        raise ConfigurationError(f"Unknown worker option(s) {sorted(unknown)}; the options are {sorted(WORKER_OPTIONS)}.")
+    for key, value in values.items():
+        if key in ("context",):
+            continue
+        if key == "shards":
+            if value is not None and (
+                isinstance(value, str) or not all(isinstance(item, str) and item for item in value)
+            ):
+                raise ConfigurationError(f"Worker option 'shards' must be a list of shard names, got {value!r}.")
+            values[key] = list(value) if value is not None else None
+        elif key == "id":
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigurationError(f"Worker option 'id' must be a non-empty string, got {value!r}.")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < (0 if key.startswith("max_inline") else 1):
+            raise ConfigurationError(f"Worker option {key!r} must be a positive integer, got {value!r}.")
+    return WorkerSettings(**values)
+
+
+class Worker:
+    """A set of registered workflow versions and how to run them. ``await start(client)`` starts it."""
+
+    def __init__(self, workflows: Iterable[WorkflowVersion], settings: WorkerSettings) -> None:
+        self.registry: dict[tuple[str, str], WorkflowVersion] = {}
+        for version in workflows:
+            if not isinstance(version, WorkflowVersion):
+                raise ConfigurationError(
+                    f"worker(workflows=...) takes workflow versions (workflow(...).v(...)), got {version!r}."
+                )
+            key = (version.name, version.version_id)
+            if key in self.registry:
+                raise ConfigurationError(
+                    f"Workflow {version.name!r} version {version.version_id!r} is registered twice in this worker."
+                )
+            self.registry[key] = version
+        self.settings = settings
+
+    async def start(self, client: Client, *, clock: Clock | None = None) -> WorkerHandle:
+        """Start claiming and executing runs in the background."""
+        handle = WorkerHandle(self, client, clock or _clock_of(client))
+        handle._begin()
+        return handle
+
+
+def _clock_of(client: Client) -> Clock:
+    server = getattr(client.transport, "server", None)
+    clock = getattr(server, "clock", None)
+    return clock if clock is not None else SystemClock()
+
+
+class WorkerHandle:
+    """A running worker: ``await stop()`` drains it gracefully."""
+
+    def __init__(self, worker: Worker, client: Client, clock: Clock) -> None:
+        self.worker = worker
+        self.client = client
+        self.clock = clock
+        settings = worker.settings
+        self.id = settings.id or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
+        self.settings = settings
+        self._execution_settings = ExecutionSettings(max_inline_retry_delay_ms=settings.max_inline_retry_delay_ms)
+        self._active: dict[str, tuple[Execution, asyncio.Task[None]]] = {}
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopped = False
+
+    def _begin(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name=f"aiki-worker-{self.id}-claims"),
+            asyncio.create_task(self._refresh_loop(), name=f"aiki-worker-{self.id}-refresh"),
+        ]
+
+    @property
+    def active_run_ids(self) -> list[str]:
+        return list(self._active)
+
+    async def _claim_loop(self) -> None:
+        workflows = list(self.worker.registry)
+        backoff_s = 0.1
+        while not self._stopping.is_set():
+            capacity = self.settings.max_concurrent_workflow_runs - len(self._active)
+            if capacity <= 0:
+                self._slot_freed.clear()
+                await self._wait_or_stop(self._slot_freed.wait(), None)
+                continue
+            request = ClaimRequest(
+                worker_id=self.id,
+                workflows=workflows,
+                shards=self.settings.shards,
+                limit=capacity,
+                wait_ms=self.settings.poll_interval_ms,
+            )
+            try:
+                claimed = await self._wait_or_stop(self.client.transport.claim(request), [])
+                backoff_s = 0.1
+            except Exception:
+                logger.exception("worker %s: claiming runs failed; retrying in %.1fs", self.id, backoff_s)
+                await self._wait_or_stop(asyncio.sleep(backoff_s), None)
+                backoff_s = min(backoff_s * 2, 30.0)
+                continue
+            for item in claimed or []:
+                if self._stopping.is_set():
+                    await self.client.transport.release(item.run.id, item.claim_token)
+                else:
+                    self._spawn(item)
+
+    async def _wait_or_stop(self, awaitable: Any, default: Any) -> Any:
+        """Await ``awaitable`` unless the worker is asked to stop first (then return ``default``)."""
+        work = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if work.done():
+            return work.result()
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            result = await work
+            if isinstance(result, list):
+                # The claim committed just as we stopped: hand those runs straight back.
+                for item in result:
+                    await self.client.transport.release(item.run.id, item.claim_token)
+        return default
+
+    def _spawn(self, claimed: ClaimedRun) -> None:
+        version = self.worker.registry[(claimed.run.name, claimed.run.version_id)]
+        execution = Execution(
+            claimed, version, self.client, self.clock, self._execution_settings, self.settings.context
+        )
+        task = asyncio.create_task(self._execute(execution), name=f"aiki-run-{claimed.run.id}")
+        self._active[claimed.run.id] = (execution, task)
+
+    async def _execute(self, execution: Execution) -> None:
+        try:
+            await execute(execution)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("worker %s: run %s failed unexpectedly; its claim will expire", self.id, execution.run.id)
+        finally:
+            self._active.pop(execution.run.id, None)
+            self._slot_freed.set()
+
+    async def _refresh_loop(self) -> None:
+        interval_s = self.settings.claim_refresh_interval_ms / 1000
+        while not self._stopping.is_set():
+            await self._wait_or_stop(asyncio.sleep(interval_s), None)
+            if not self._active:
+                continue
+            claims = [(run_id, execution.claim_token) for run_id, (execution, _task) in self._active.items()]
+            try:
+                lost = await self.client.transport.refresh_claims(claims)
+            except Exception:
+                logger.exception("worker %s: refreshing claims failed", self.id)
+                continue
+            for run_id in lost:
+                entry = self._active.get(run_id)
+                if entry is not None:
+                    # Another worker owns the run now: start nothing new; writes would be rejected anyway.
+                    entry[0].closing = True
+
+    async def stop(self) -> None:
+        """Stop claiming, wait for runs in flight (up to the graceful timeout), then return."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        for loop in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        tasks = [task for _execution, task in self._active.values()]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=self.settings.graceful_shutdown_timeout_ms / 1000)
+            for task in pending:
+                task.cancel()
+            if pending:
+                logger.warning(
+                    "worker %s: %d run(s) still running after the graceful timeout were abandoned; "
+                    "their claims expire and other workers recover them", self.id, len(pending)
+                )
+                await asyncio.wait(pending)
+
+    async def __aenter__(self) -> WorkerHandle:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def worker(workflows: Iterable[WorkflowVersion], opts: Mapping[str, Any] | None = None) -> Worker:
+    """Create a worker for ``workflows``.
+
+    Options: ``max_concurrent_workflow_runs`` (10), ``shards`` (None: unsharded runs only),
+    ``claim_refresh_interval_ms`` (30 000), ``graceful_shutdown_timeout_ms`` (5 000), ``poll_interval_ms``
+    (1 000), ``max_inline_retry_delay_ms`` (1 000), ``context`` (given to handlers as ``run.context``), ``id``.
+    """
+    return Worker(workflows, parse_worker_options(opts))

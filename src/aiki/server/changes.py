@@ -1,0 +1,23 @@
+"""What a committed transaction changed, so the server can wake whoever waits on it (after the commit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Changes:
+    """Collected while a transaction runs; published by the server once it has committed."""
+
+    #: runs whose status changed (wakes ``wait_for_status`` and dashboards)
+    runs: set[str] = field(default_factory=set)
+    #: a run became queued (wakes idle workers)
+    queued: bool = False
+    #: the earliest deadline written (wakes the timer loop if earlier than what it sleeps towards)
+    earliest_deadline_ms: int | None = None
+
+    def deadline(self, due_at_ms: int | None) -> None:
+        if due_at_ms is not None and (
+            self.earliest_deadline_ms is None or due_at_ms < self.earliest_deadline_ms
+        ):
+            self.earliest_deadline_ms = due_at_ms

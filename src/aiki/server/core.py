@@ -1,0 +1,81 @@
+"""What every server command needs: the database, the clock, the notifier and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiki.clock import Clock
+from aiki.server.changes import Changes
+from aiki.server.notifier import Notifier
+from aiki.store.database import Connection, Database
+
+WORK_CHANNEL = "aiki_work"
+DEADLINE_CHANNEL = "aiki_deadline"
+RUN_CHANNEL = "aiki_run"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Server options (``server(opts=...)``)."""
+
+    #: a claim not refreshed for this long is taken back and its run requeued (fences the old worker)
+    claim_timeout_ms: int = 90_000
+    #: create or migrate the schema when the server first opens the database
+    migrate: bool = True
+    #: how often the timer loop and idle waiters look at the database for other processes' writes
+    poll_interval_ms: int = 1_000
+    #: how many due timers one transaction handles
+    timer_batch_size: int = 200
+
+
+class ServerCore:
+    """The database, clock and notifier shared by the command groups of one server."""
+
+    def __init__(self, db: Database, clock: Clock, settings: ServerSettings) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.notifier = Notifier()
+        self._opened = False
+        self._listening = False
+
+    async def ensure_open(self) -> None:
+        if self._opened:
+            return
+        await self.db.open(migrate=self.settings.migrate)
+        if not self._listening:
+            self._listening = True
+            await self.db.listen(WORK_CHANNEL, lambda _payload: self.notifier.work_available())
+            await self.db.listen(DEADLINE_CHANNEL, lambda payload: self.notifier.deadline_set(int(payload)))
+            await self.db.listen(RUN_CHANNEL, self.notifier.run_changed)
+        self._opened = True
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[tuple[Connection, Changes]]:
+        """A write transaction; what it changed is published to waiters once it commits."""
+        await self.ensure_open()
+        changes = Changes()
+        async with self.db.transaction() as connection:
+            yield connection, changes
+            await self._notify_other_processes(connection, changes)
+        self.notifier.publish(changes)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        await self.ensure_open()
+        async with self.db.read() as connection:
+            yield connection
+
+    async def _notify_other_processes(self, connection: Connection, changes: Changes) -> None:
+        if changes.queued:
+            await self.db.notify(connection, WORK_CHANNEL, "")
+        if changes.earliest_deadline_ms is not None:
+            await self.db.notify(connection, DEADLINE_CHANNEL, str(changes.earliest_deadline_ms))
+        for run_id in changes.runs:
+            await self.db.notify(connection, RUN_CHANNEL, run_id)
+
+    async def close(self) -> None:
+        await self.db.close()
+        self._opened = False

@@ -1,0 +1,73 @@
+"""In-process wake-ups: idle workers, ``wait_for_status`` callers and the timer loop are woken the moment
+a transaction that concerns them commits. Polling remains the fallback for other processes' writes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiki.server.changes import Changes
+
+
+class Notifier:
+    """Futures keyed by what they wait for, resolved when a matching change is published."""
+
+    def __init__(self) -> None:
+        self._work_waiters: set[asyncio.Future[None]] = set()
+        self._run_waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._deadline_listeners: list[Callable[[int], None]] = []
+
+    def publish(self, changes: Changes) -> None:
+        """Wake everyone whom ``changes`` concerns."""
+        if changes.queued:
+            self.work_available()
+        for run_id in changes.runs:
+            self.run_changed(run_id)
+        if changes.earliest_deadline_ms is not None:
+            self.deadline_set(changes.earliest_deadline_ms)
+
+    def work_available(self) -> None:
+        waiters, self._work_waiters = self._work_waiters, set()
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    def run_changed(self, run_id: str) -> None:
+        for future in self._run_waiters.pop(run_id, ()):
+            if not future.done():
+                future.set_result(None)
+
+    def deadline_set(self, due_at_ms: int) -> None:
+        for listener in self._deadline_listeners:
+            listener(due_at_ms)
+
+    def on_deadline(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``listener(due_at_ms)`` whenever a deadline is written; returns the unsubscribe function."""
+        self._deadline_listeners.append(listener)
+        return lambda: self._deadline_listeners.remove(listener)
+
+    async def wait_for_work(self, timeout_s: float) -> None:
+        """Return when a run is queued, or after ``timeout_s``."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._work_waiters.add(future)
+        try:
+            await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            self._work_waiters.discard(future)
+
+    async def wait_for_run(self, run_id: str, timeout_s: float) -> None:
+        """Return when run ``run_id`` changes, or after ``timeout_s``."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._run_waiters.setdefault(run_id, set()).add(future)
+        try:
+            await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            waiters = self._run_waiters.get(run_id)
+            if waiters is not None:
+                waiters.discard(future)
+                if not waiters:
+                    self._run_waiters.pop(run_id, None)

@@ -1,0 +1,131 @@
+"""The timer loop: one loop sleeps until the earliest deadline of any timer source, handles what is due in
+batches, and is woken early when a write sets an earlier deadline (DESIGN decision 1)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from aiki.server.changes import Changes
+from aiki.server.core import ServerCore
+from aiki.server.timers import fire_due_runs, next_run_deadline
+from aiki.store.database import Connection
+
+logger = logging.getLogger("aiki.runtime")
+
+
+class TimerSource(Protocol):
+    """Something with deadlines: runs (sleeps, retries, timeouts, claims) and schedules."""
+
+    async def fire_due(self, connection: Connection, changes: Changes, now_ms: int, limit: int) -> int:
+        """Handle up to ``limit`` due items; returns how many."""
+        ...
+
+    async def next_deadline(self, connection: Connection) -> int | None:
+        """The earliest pending deadline."""
+        ...
+
+
+class RunTimers:
+    """The deadlines of runs (``runs.due_at_ms``)."""
+
+    def __init__(self, skip_locked: str) -> None:
+        self.skip_locked = skip_locked
+
+    async def fire_due(self, connection: Connection, changes: Changes, now_ms: int, limit: int) -> int:
+        return await fire_due_runs(connection, self.skip_locked, changes, now_ms, limit)
+
+    async def next_deadline(self, connection: Connection) -> int | None:
+        return await next_run_deadline(connection)
+
+
+class Runtime:
+    """``srv.runtime``: ``await start()`` runs the loop in the background; ``tick()`` fires what is due now."""
+
+    def __init__(self, core: ServerCore) -> None:
+        self.core = core
+        self.sources: list[TimerSource] = [RunTimers(core.db.skip_locked)]
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._sleeping_until: int | None = None
+        self._unsubscribe = None
+
+    def add_source(self, source: TimerSource) -> None:
+        self.sources.append(source)
+
+    async def start(self) -> Runtime:
+        """Start the loop (idempotent); returns the runtime so that ``await runtime.stop()`` reads well."""
+        if self._task is None or self._task.done():
+            await self.core.ensure_open()
+            self._wake = asyncio.Event()
+            self._unsubscribe = self.core.notifier.on_deadline(self._on_deadline)  # type: ignore[assignment]
+            self._task = asyncio.create_task(self._loop(), name="aiki-runtime")
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def _on_deadline(self, due_at_ms: int) -> None:
+        if self._sleeping_until is None or due_at_ms < self._sleeping_until:
+            self._wake.set()
+
+    async def tick(self) -> int:
+        """Handle everything due at the clock's current time; returns how many items fired."""
+        total = 0
+        limit = self.core.settings.timer_batch_size
+        for source in self.sources:
+            while True:
+                async with self.core.write() as (connection, changes):
+                    fired = await source.fire_due(connection, changes, self.core.clock.now_ms(), limit)
+                total += fired
+                if fired < limit:
+                    break
+        return total
+
+    async def next_deadline(self) -> int | None:
+        deadlines = []
+        async with self.core.read() as connection:
+            for source in self.sources:
+                due = await source.next_deadline(connection)
+                if due is not None:
+                    deadlines.append(due)
+        return min(deadlines) if deadlines else None
+
+    async def _loop(self) -> None:
+        clock = self.core.clock
+        poll_ms = self.core.settings.poll_interval_ms
+        while True:
+            try:
+                self._wake.clear()
+                await self.tick()
+                due = await self.next_deadline()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("aiki timer loop: handling due timers failed; retrying")
+                due = None
+            now_ms = clock.now_ms()
+            target = now_ms + poll_ms if due is None else min(due, now_ms + poll_ms)
+            self._sleeping_until = target
+            if target > now_ms and not self._wake.is_set():
+                sleeper = asyncio.ensure_future(clock.sleep_ms(target - now_ms))
+                waker = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    sleeper.cancel()
+                    waker.cancel()
+            self._sleeping_until = None

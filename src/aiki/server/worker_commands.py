@@ -1,0 +1,232 @@
+"""Commands a worker sends while it executes runs: claim, refresh claims, record tasks, report outcomes.
+
+Every write is fenced by the claim token the worker got with the run (and, for status changes, by the
+revision it last saw): a worker whose claim was taken back gets ``RevisionConflictError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiki.canonical_json import dumps
+from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, TaskWrite
+from aiki.errors import RevisionConflictError
+from aiki.ids import new_id
+from aiki.server.core import ServerCore
+from aiki.server.transitions import apply_transition
+from aiki.server.waits import enter_state
+from aiki.store.database import Connection
+from aiki.store.history_rows import load_history
+from aiki.store.run_rows import RUN_COLUMNS, run_from_row
+from aiki.types import RunState, RunStatus, WorkflowRun
+
+
+class WorkerCommands:
+    """What workers ask of the server."""
+
+    def __init__(self, core: ServerCore) -> None:
+        self.core = core
+
+    async def claim(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
+        """Claim up to ``request.limit`` queued runs; waits up to ``wait_ms`` for one if none is ready."""
+        loop_deadline = None
+        while True:
+            claimed = await self._claim_once(namespace, request)
+            if claimed or request.wait_ms <= 0:
+                return claimed
+            loop = asyncio.get_running_loop()
+            if loop_deadline is None:
+                loop_deadline = loop.time() + request.wait_ms / 1000
+            remaining = loop_deadline - loop.time()
+            if remaining <= 0:
+                return []
+            await self.core.notifier.wait_for_work(min(remaining, self.core.settings.poll_interval_ms / 1000))
+
+    async def _claim_once(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
+        if not request.workflows or request.limit <= 0:
+            return []
+        pairs = " OR ".join("(workflow_name = ? AND version_id = ?)" for _ in request.workflows)
+        params: list[Any] = [namespace]
+        for name, version in request.workflows:
+            params += [name, version]
+        if request.shards:
+            shard_sql = f"shard IN ({', '.join('?' for _ in request.shards)})"
+            params += list(request.shards)
+        else:
+            shard_sql = "shard IS NULL"
+        params.append(request.limit)
+        token = new_id()
+        async with self.core.write() as (connection, changes):
+            now_ms = self.core.clock.now_ms()
+            rows = await connection.fetch_all(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE namespace = ? AND status = 'queued' AND ({pairs}) "
+                f"AND {shard_sql} ORDER BY updated_at_ms, id LIMIT ?{self.core.db.skip_locked}",
+                params,
+            )
+            result = []
+            for row in rows:
+                run = run_from_row(row)
+                running = await apply_transition(
+                    connection,
+                    run,
+                    RunState(RunStatus.RUNNING, reason="claimed"),
+                    changes,
+                    now_ms,
+                    claim_token=token,
+                    worker_id=request.worker_id,
+                    claim_timeout_ms=self.core.settings.claim_timeout_ms,
+                )
+                result.append(ClaimedRun(running, await load_history(connection, run.id), token))
+            # The claim expiry is the runs' own deadline, far ahead: the timer loop need not wake for it.
+            changes.earliest_deadline_ms = None
+            return result
+
+    async def refresh_claims(self, namespace: str, claims: list[tuple[str, str]]) -> list[str]:
+        """Extend the claims ``(run_id, claim_token)``; returns the run ids whose claim is no longer held."""
+        lost = []
+        async with self.core.write() as (connection, _changes):
+            due_at_ms = self.core.clock.now_ms() + self.core.settings.claim_timeout_ms
+            for run_id, token in claims:
+                changed = await connection.execute(
+                    "UPDATE runs SET due_at_ms = ? WHERE id = ? AND namespace = ? AND claim_token = ? "
+                    "AND status = 'running'",
+                    (due_at_ms, run_id, namespace, token),
+                )
+                if changed == 0:
+                    held = await connection.fetch_one(
+                        "SELECT 1 AS held FROM runs WHERE id = ? AND claim_token = ?", (run_id, token)
+                    )
+                    if held is None:
+                        lost.append(run_id)
+        return lost
+
+    async def record_task(self, namespace: str, write: TaskWrite) -> str:
+        """Record a task result under the run's claim; returns the run's status (a paused run stops there)."""
+        async with self.core.write() as (connection, _changes):
+            status = await self._check_claim(connection, namespace, write.run_id, write.claim_token)
+            now_ms = self.core.clock.now_ms()
+            next_attempt = now_ms + write.retry_delay_ms if write.retry_delay_ms is not None else None
+            changed = await connection.execute(
+                "INSERT INTO tasks (run_id, name, address, occurrence, status, attempts, input, output, error, "
+                "next_attempt_at_ms, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (run_id, address, occurrence) WHERE status <> 'discarded' DO UPDATE SET "
+                "status = excluded.status, attempts = excluded.attempts, output = excluded.output, "
+                "error = excluded.error, next_attempt_at_ms = excluded.next_attempt_at_ms, "
+                "updated_at_ms = excluded.updated_at_ms WHERE tasks.status = 'awaiting_retry'",
+                (
+                    write.run_id,
+                    write.name,
+                    write.address,
+                    write.occurrence,
+                    write.status,
+                    write.attempts,
+                    dumps(write.input),
+                    dumps(write.output) if write.status == "completed" else None,
+                    dumps(write.error) if write.error is not None else None,
+                    next_attempt,
+                    now_ms,
+                    now_ms,
+                ),
+            )
+            if changed == 0:
+                raise RevisionConflictError(
+                    write.run_id, None, f"task {write.address} #{write.occurrence} was already recorded"
+                )
+            return status
+
+    async def _check_claim(self, connection: Connection, namespace: str, run_id: str, token: str) -> str:
+        lock = " FOR SHARE" if connection.dialect == "postgres" else ""
+        row = await connection.fetch_one(
+            f"SELECT status, claim_token FROM runs WHERE id = ? AND namespace = ?{lock}", (run_id, namespace)
+        )
+        if row is None or row["claim_token"] != token:
+            raise RevisionConflictError(run_id, None, "this worker's claim on the run was taken back")
+        return str(row["status"])
+
+    async def finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
+        """End one execution: park the run on a wait, schedule its retry, or complete/fail it."""
+        async with self.core.write() as (connection, changes):
+            row = await connection.fetch_one(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ? AND namespace = ?"
+                + (" FOR UPDATE" if connection.dialect == "postgres" else ""),
+                (outcome.run_id, namespace),
+            )
+            if row is None or row["claim_token"] != outcome.claim_token:
+                raise RevisionConflictError(outcome.run_id, outcome.expected_revision, "the claim was taken back")
+            run = run_from_row(row)
+            if run.revision != outcome.expected_revision:
+                raise RevisionConflictError(outcome.run_id, outcome.expected_revision)
+            now_ms = self.core.clock.now_ms()
+            target = await self._target_state(connection, run, outcome, now_ms)
+            return await enter_state(connection, run, target, changes, now_ms)
+
+    async def release(self, namespace: str, run_id: str, claim_token: str) -> None:
+        """Give a claimed run back to the queue (a worker stopping before it could start it)."""
+        async with self.core.write() as (connection, changes):
+            row = await connection.fetch_one(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ? AND namespace = ?", (run_id, namespace))
+            if row is None or row["claim_token"] != claim_token or row["status"] != "running":
+                return
+            run = run_from_row(row)
+            await apply_transition(
+                connection, run, RunState(RunStatus.QUEUED, reason="released"), changes, self.core.clock.now_ms()
+            )
+
+    async def _target_state(self, connection: Connection, run: WorkflowRun, outcome: RunOutcome, now_ms: int) -> RunState:
+        kind = outcome.kind
+        if kind == "complete":
+            return RunState(RunStatus.COMPLETED, output=outcome.output)
+        if kind == "fail":
+            return RunState(RunStatus.FAILED, reason="error", error=outcome.error)
+        if kind == "retry":
+            assert outcome.duration_ms is not None
+            return RunState(
+                RunStatus.AWAITING_RETRY,
+                reason=f"{outcome.retry_kind}_retry",
+                retry_kind=outcome.retry_kind,
+                next_attempt_at_ms=now_ms + outcome.duration_ms,
+                error=outcome.error,
+            )
+        if kind == "sleep":
+            assert outcome.name is not None and outcome.duration_ms is not None and outcome.index is not None
+            wake_at_ms = await self._record_sleep(connection, run, outcome.name, outcome.index, outcome.duration_ms, now_ms)
+            return RunState(RunStatus.SLEEPING, sleep_name=outcome.name, wake_at_ms=wake_at_ms, index=outcome.index)
+        if kind == "event_wait":
+            timeout_at = now_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
+            return RunState(RunStatus.AWAITING_EVENT, event_name=outcome.name, timeout_at_ms=timeout_at, index=outcome.index)
+        if kind == "child_wait":
+            timeout_at = now_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
+            return RunState(
+                RunStatus.AWAITING_CHILD_WORKFLOW,
+                child_run_id=outcome.child_run_id,
+                child_status=outcome.child_status,
+                timeout_at_ms=timeout_at,
+                index=outcome.index,
+            )
+        raise ValueError(f"unknown outcome kind {kind!r}")
+
+    async def _record_sleep(
+        self, connection: Connection, run: WorkflowRun, name: str, index: int, duration_ms: int, now_ms: int
+    ) -> int:
+        """Start sleep ``name`` #``index``; a finished one made longer in code sleeps only the difference."""
+        row = await connection.fetch_one(
+            "SELECT status, started_at_ms, ended_at_ms FROM sleeps WHERE run_id = ? AND name = ? AND occurrence = ?",
+            (run.id, name, index),
+        )
+        if row is None:
+            wake_at_ms = now_ms + duration_ms
+            await connection.execute(
+                "INSERT INTO sleeps (run_id, name, occurrence, status, duration_ms, started_at_ms, wake_at_ms) "
+                "VALUES (?, ?, ?, 'sleeping', ?, ?, ?)",
+                (run.id, name, index, duration_ms, now_ms, wake_at_ms),
+            )
+            return wake_at_ms
+        elapsed = int(row["ended_at_ms"] or now_ms) - int(row["started_at_ms"])
+        wake_at_ms = now_ms + max(1, duration_ms - elapsed)
+        await connection.execute(
+            "UPDATE sleeps SET status = 'sleeping', duration_ms = ?, wake_at_ms = ?, ended_at_ms = NULL "
+            "WHERE run_id = ? AND name = ? AND occurrence = ?",
+            (duration_ms, wake_at_ms, run.id, name, index),
+        )
+        return wake_at_ms
+

@@ -1,0 +1,34 @@
+"""``database(url)``: pick the backend from the URL."""
+
+from __future__ import annotations
+
+from aiki.errors import ConfigurationError
+from aiki.store.database import Database
+
+
+def database(url: str, *, max_connections: int = 10, synchronous: str = "FULL") -> Database:
+    """Describe the database aiki stores everything in; it is opened when the server first needs it.
+
+    Args:
+        url: ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, ``sqlite://:memory:`` or
+            ``postgresql://user@host:port/dbname``.
+        max_connections: the pool bound for this process (PostgreSQL).
+        synchronous: SQLite's ``PRAGMA synchronous`` (``FULL`` is durable at every commit; ``NORMAL`` in WAL
+            mode may lose the last commits on power loss, never on a process crash).
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigurationError(
+            f"Database URL {url!r} is not a URL. Use 'sqlite:///aiki.db' or 'postgresql://user@host/db'."
+        )
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "sqlite":
+        from aiki.store.sqlite import SqliteDatabase
+
+        return SqliteDatabase(url, synchronous=synchronous)
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        from aiki.store.postgres import PostgresDatabase
+
+        return PostgresDatabase(url, max_connections=max_connections)
+    raise ConfigurationError(
+        f"Unsupported database scheme {scheme!r} in {url!r}. aiki supports 'sqlite://' and 'postgresql://'."
+    )

@@ -1,0 +1,53 @@
+"""Append-only, numbered ``.sql`` migrations per backend, applied in order and recorded."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from aiki.store.database import Connection, Dialect
+
+MIGRATIONS_TABLE = "aiki_migrations"
+
+
+def migration_files(dialect: Dialect) -> list[tuple[int, str, str]]:
+    """``(number, file name, sql)`` for every migration of ``dialect``, in order."""
+    folder = resources.files("aiki.store").joinpath("migrations", dialect)
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            number = int(entry.name.split("_", 1)[0])
+            found.append((number, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a migration file into statements (our migrations contain no ``;`` inside literals)."""
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
+
+
+async def applied_migrations(connection: Connection) -> set[int]:
+    """Numbers of the migrations already applied (creates the bookkeeping table if needed)."""
+    await connection.execute(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+        "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)"
+    )
+    rows = await connection.fetch_all(f"SELECT number FROM {MIGRATIONS_TABLE}")
+    return {int(row["number"]) for row in rows}
+
+
+async def migrate(connection: Connection, now_ms: int) -> list[str]:
+    """Apply every pending migration inside the caller's transaction; returns the names applied."""
+    done = await applied_migrations(connection)
+    applied = []
+    for number, name, sql in migration_files(connection.dialect):
+        if number in done:
+            continue
+        for statement in split_statements(sql):
+            await connection.execute(statement)
+        await connection.execute(
+            f"INSERT INTO {MIGRATIONS_TABLE} (number, name, applied_at_ms) VALUES (?, ?, ?)",
+            (number, name, now_ms),
+        )
+        applied.append(name)
+    return applied

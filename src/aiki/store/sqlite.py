@@ -1,0 +1,148 @@
+"""SQLite backend: one file in WAL mode, one connection per process, transactions serialised in-process.
+
+Statements run on the event loop's thread: each is tens of microseconds, and a thread hop would cost more
+than the statement. Other processes on the same file are serialised by ``BEGIN IMMEDIATE`` and
+``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiki.errors import ConfigurationError
+from aiki.store.database import Connection, Dialect, Row
+from aiki.store.migrations import migrate
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a ``sqlite://`` URL (``sqlite:///rel.db``, ``sqlite:////abs.db``, ``:memory:``)."""
+    rest = url.split("://", 1)[1]
+    if rest in (":memory:", "/:memory:"):
+        return ":memory:"
+    if not rest.startswith("/") or rest == "/":
+        raise ConfigurationError(
+            f"SQLite URL {url!r} has no file path: use 'sqlite:///relative.db' or 'sqlite:////abs/path.db'."
+        )
+    return rest[1:]
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+class SqliteConnection:
+    """The process's one connection, inside one transaction."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._raw.execute(sql, params).rowcount
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self._raw.execute(sql, params).fetchone()
+        return row
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        rows: list[Row] = self._raw.execute(sql, params).fetchall()
+        return rows
+
+
+class SqliteDatabase:
+    """An aiki database in one SQLite file."""
+
+    dialect: Dialect = "sqlite"
+    skip_locked = ""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ConfigurationError(
+                f"synchronous={synchronous!r} is not a SQLite synchronous level: use FULL or NORMAL."
+            )
+        self.url = url
+        self.path = sqlite_path(url)
+        self.synchronous = synchronous.upper()
+        self._raw: sqlite3.Connection | None = None
+        self._lock: asyncio.Lock | None = None
+        self._open_lock: asyncio.Lock | None = None
+
+    async def open(self, *, migrate: bool = True) -> None:
+        if self._raw is not None:
+            return
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._raw is not None:
+                return
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            raw.row_factory = _dict_row
+            raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            raw.execute("PRAGMA journal_mode = WAL")
+            raw.execute(f"PRAGMA synchronous = {self.synchronous}")
+            self._lock = asyncio.Lock()
+            if migrate:
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    await _migrate(SqliteConnection(raw))
+                    raw.execute("COMMIT")
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raw.close()
+                    raise
+            self._raw = raw
+
+    async def close(self) -> None:
+        if self._raw is not None:
+            raw, self._raw = self._raw, None
+            raw.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._raw is None:
+            raise ConfigurationError(f"The database {self.url} is not open (or was closed).")
+        return self._raw
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        raw = self._connection()
+        assert self._lock is not None
+        async with self._lock:
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteConnection(raw)
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        raw = self._connection()
+        assert self._lock is not None
+        async with self._lock:
+            raw.execute("BEGIN")
+            try:
+                yield SqliteConnection(raw)
+            finally:
+                raw.execute("COMMIT")
+
+    async def listen(self, channel: str, callback: Callable[[str], Awaitable[None] | None]) -> None:
+        """SQLite has no cross-process notifications: other processes are found by polling."""
+
+    async def notify(self, connection: Connection, channel: str, payload: str) -> None:
+        """No-op: see ``listen``."""
+
+
+async def _migrate(connection: SqliteConnection) -> None:
+    await migrate(connection, int(time.time() * 1000))

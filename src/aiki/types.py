@@ -1,0 +1,259 @@
+"""Values shared by every layer: statuses, run states, run records and their recorded history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    """Where a workflow run is in its life."""
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SLEEPING = "sleeping"
+    AWAITING_EVENT = "awaiting_event"
+    AWAITING_RETRY = "awaiting_retry"
+    AWAITING_CHILD_WORKFLOW = "awaiting_child_workflow"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+WAITING_STATUSES = frozenset(
+    {
+        RunStatus.SLEEPING,
+        RunStatus.AWAITING_EVENT,
+        RunStatus.AWAITING_RETRY,
+        RunStatus.AWAITING_CHILD_WORKFLOW,
+    }
+)
+
+
+def parse_status(value: str, what: str = "status") -> RunStatus:
+    """``value`` as a RunStatus, or a clear error listing the valid ones."""
+    from aiki.errors import InvalidOptionError
+
+    try:
+        return RunStatus(value)
+    except ValueError:
+        valid = ", ".join(status.value for status in RunStatus)
+        raise InvalidOptionError(f"{what} {value!r} is not a run status; use one of: {valid}.") from None
+
+
+def parse_terminal_status(value: str) -> RunStatus:
+    """``value`` as a terminal RunStatus (completed, failed, cancelled)."""
+    from aiki.errors import InvalidOptionError
+
+    status = parse_status(value)
+    if status not in TERMINAL_STATUSES:
+        raise InvalidOptionError(
+            f"wait_for_status({value!r}): only terminal statuses can be awaited "
+            f"(completed, failed, cancelled)."
+        )
+    return status
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """A run's status and the facts that belong to it; absent facts are ``None``."""
+
+    status: RunStatus
+    #: why the run is in this status (for ``cancelled``, the reason given by whoever cancelled it)
+    reason: str | None = None
+    #: the handler's result (``completed``)
+    output: Any = None
+    #: ``{"type", "message", "traceback", "task"?}`` (``failed``, and ``awaiting_retry`` after a failure)
+    error: dict[str, Any] | None = None
+    scheduled_at_ms: int | None = None
+    sleep_name: str | None = None
+    wake_at_ms: int | None = None
+    event_name: str | None = None
+    timeout_at_ms: int | None = None
+    next_attempt_at_ms: int | None = None
+    #: ``task`` (one task waits for its next attempt) or ``workflow`` (the whole run is retried)
+    retry_kind: str | None = None
+    child_run_id: str | None = None
+    child_status: str | None = None
+    #: how many entries of the awaited queue the handler had consumed when it started waiting
+    index: int | None = None
+    #: the state a paused run returns to on ``resume``
+    previous: RunState | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: only the facts that are set (``output`` always, for ``completed``)."""
+        data: dict[str, Any] = {"status": self.status.value}
+        for item in fields(self):
+            if item.name == "status":
+                continue
+            value = getattr(self, item.name)
+            if item.name == "previous" and value is not None:
+                data["previous"] = value.to_dict()
+            elif value is not None or (item.name == "output" and self.status is RunStatus.COMPLETED):
+                data[item.name] = value
+        return data
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> RunState:
+        values = dict(data)
+        values["status"] = RunStatus(values["status"])
+        if values.get("previous") is not None:
+            values["previous"] = RunState.from_dict(values["previous"])
+        return RunState(**values)
+
+    @property
+    def deadline_ms(self) -> int | None:
+        """The time this state ends by itself, if any (the run's ``due_at_ms`` while in it)."""
+        if self.status is RunStatus.SCHEDULED:
+            return self.scheduled_at_ms
+        if self.status is RunStatus.SLEEPING:
+            return self.wake_at_ms
+        if self.status is RunStatus.AWAITING_RETRY:
+            return self.next_attempt_at_ms
+        if self.status in (RunStatus.AWAITING_EVENT, RunStatus.AWAITING_CHILD_WORKFLOW):
+            return self.timeout_at_ms
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRun:
+    """A run as stored: what ``handle.run`` holds."""
+
+    id: str
+    name: str
+    version_id: str
+    input: Any
+    input_hash: str
+    state: RunState
+    revision: int
+    attempts: int
+    options: dict[str, Any]
+    created_at_ms: int
+    updated_at_ms: int
+    shard: str | None = None
+    reference_id: str | None = None
+    parent_run_id: str | None = None
+    schedule_id: str | None = None
+    namespace: str = "default"
+
+    @property
+    def status(self) -> RunStatus:
+        return self.state.status
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {item.name: getattr(self, item.name) for item in fields(self)}
+        data["state"] = self.state.to_dict()
+        return data
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> WorkflowRun:
+        values = dict(data)
+        values["state"] = RunState.from_dict(values["state"])
+        return WorkflowRun(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEntry:
+    """One recorded task result: an entry of the queue at ``address`` (name + input hash)."""
+
+    name: str
+    address: str
+    occurrence: int
+    status: str  # completed | failed | awaiting_retry
+    attempts: int
+    output: Any = None
+    error: dict[str, Any] | None = None
+    next_attempt_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SleepEntry:
+    """One recorded durable sleep of the queue ``name``."""
+
+    name: str
+    occurrence: int
+    status: str  # sleeping | completed | cancelled
+    duration_ms: int
+    started_at_ms: int
+    wake_at_ms: int
+    ended_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    """One event delivered to a run (``received``) or one wait that timed out (``timeout``)."""
+
+    name: str
+    status: str  # received | timeout
+    data: Any = None
+    reference_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildEntry:
+    """A child run started by the parent at ``address``."""
+
+    address: str
+    occurrence: int
+    child_run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChildWaitEntry:
+    """The outcome of one ``child.wait_for_status``: the child's terminal state, or a timeout."""
+
+    child_run_id: str
+    awaited_status: str
+    status: str  # completed | timeout
+    child_state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunHistory:
+    """Everything a replay needs, in record order."""
+
+    tasks: list[TaskEntry] = field(default_factory=list)
+    sleeps: list[SleepEntry] = field(default_factory=list)
+    events: list[EventEntry] = field(default_factory=list)
+    children: list[ChildEntry] = field(default_factory=list)
+    child_waits: list[ChildWaitEntry] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tasks": [_plain(entry) for entry in self.tasks],
+            "sleeps": [_plain(entry) for entry in self.sleeps],
+            "events": [_plain(entry) for entry in self.events],
+            "children": [_plain(entry) for entry in self.children],
+            "child_waits": [_plain(entry) for entry in self.child_waits],
+        }
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> RunHistory:
+        return RunHistory(
+            tasks=[TaskEntry(**entry) for entry in data.get("tasks", [])],
+            sleeps=[SleepEntry(**entry) for entry in data.get("sleeps", [])],
+            events=[EventEntry(**entry) for entry in data.get("events", [])],
+            children=[ChildEntry(**entry) for entry in data.get("children", [])],
+            child_waits=[ChildWaitEntry(**entry) for entry in data.get("child_waits", [])],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One row of a run's timeline."""
+
+    revision: int
+    attempt: int
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    state: dict[str, Any]
+    created_at_ms: int
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    return {item.name: getattr(value, item.name) for item in fields(value)}
