@@ -1,0 +1,73 @@
+"""Shared fixtures: a real database per test (SQLite file; PostgreSQL when that backend is selected),
+a server with its runtime, an embedded client, and a helper to start workers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiki import Client, FakeClock, Server, WorkflowVersion, client, database, server, worker
+from aiki.execution.worker import WorkerHandle
+
+#: Which backends the integration tests run on. CI runs all of them; a missing server fails, never skips.
+BACKENDS = [name for name in os.environ.get("AIKI_TEST_BACKENDS", "sqlite").split(",") if name]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database for this test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/aiki.db"
+    if request.param == "postgres":
+        from tests.postgres_support import fresh_postgres_url
+
+        return fresh_postgres_url(request)
+    raise ValueError(f"unknown backend {request.param!r}")
+
+
+class Env:
+    """A server, its runtime, a client and the workers a test started; all stopped at teardown."""
+
+    def __init__(self, srv: Server, c: Client, clock: FakeClock | None) -> None:
+        self.server = srv
+        self.client = c
+        self.clock = clock
+        self.workers: list[WorkerHandle] = []
+
+    async def start_worker(self, *versions: WorkflowVersion, **opts: Any) -> WorkerHandle:
+        opts.setdefault("poll_interval_ms", 200)
+        handle = await worker(workflows=list(versions), opts=opts).start(self.client)
+        self.workers.append(handle)
+        return handle
+
+    async def close(self) -> None:
+        for handle in self.workers:
+            await handle.stop()
+        await self.server.close()
+
+
+@pytest.fixture
+async def env(db_url: str) -> AsyncIterator[Env]:
+    """A server on the real system clock, its runtime started."""
+    srv = server(db=database(db_url), opts={"poll_interval_ms": 200})
+    await srv.runtime.start()
+    environment = Env(srv, client(server=srv), None)
+    yield environment
+    await environment.close()
+
+
+@pytest.fixture
+async def fake_env(db_url: str) -> AsyncIterator[Env]:
+    """A server on a fake clock, runtime NOT started: drive timers with ``env.clock.advance`` + ``tick()``."""
+    clock = FakeClock()
+    srv = server(db=database(db_url), clock=clock, opts={"poll_interval_ms": 200})
+    environment = Env(srv, client(server=srv), clock)
+    yield environment
+    await environment.close()
+
+
+WaitPredicate = Callable[[], Any]
