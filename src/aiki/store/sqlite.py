@@ -8,10 +8,12 @@ than the statement. Other processes on the same file are serialised by ``BEGIN I
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,17 @@ from aiki.store.database import Connection, Dialect, Row
 from aiki.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
+#: at most this many transactions share one commit (bounds the latency a batch adds)
+MAX_BATCH = 256
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Transactions that share one COMMIT."""
+
+    committed: asyncio.Future[None]
+    size: int = 0
+    scheduled: bool = False
 
 
 def sqlite_path(url: str) -> str:
@@ -32,6 +45,12 @@ def sqlite_path(url: str) -> str:
             f"SQLite URL {url!r} has no file path: use 'sqlite:///relative.db' or 'sqlite:////abs/path.db'."
         )
     return rest[1:]
+
+
+def _nothing_else_ready() -> bool:
+    """Whether no other callback is ready to run: then no other transaction could join a batch now."""
+    ready = getattr(asyncio.get_running_loop(), "_ready", None)
+    return ready is not None and len(ready) == 0
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
@@ -75,6 +94,7 @@ class SqliteDatabase:
         self._raw: sqlite3.Connection | None = None
         self._lock: asyncio.Lock | None = None
         self._open_lock: asyncio.Lock | None = None
+        self._batch: _Batch | None = None
 
     async def open(self, *, migrate: bool = True) -> None:
         if self._raw is not None:
@@ -104,6 +124,9 @@ class SqliteDatabase:
             self._raw = raw
 
     async def close(self) -> None:
+        if self._batch is not None and self._lock is not None:
+            async with self._lock:
+                self._commit(self._batch)
         if self._raw is not None:
             raw, self._raw = self._raw, None
             raw.close()
@@ -115,22 +138,88 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
+        """A write transaction, committed together with the others that are ready at the same moment.
+
+        Group commit: each transaction body runs inside a SAVEPOINT of one open batch; the batch commits
+        (one fsync) on the next turn of the event loop, and every body's ``async with`` returns only once
+        that commit is durable. A body that raises rolls back to its savepoint alone.
+        """
         raw = self._connection()
         assert self._lock is not None
         async with self._lock:
-            raw.execute("BEGIN IMMEDIATE")
+            batch = self._batch
+            if batch is None:
+                raw.execute("BEGIN IMMEDIATE")
+                batch = self._batch = _Batch(asyncio.get_running_loop().create_future())
+            batch.size += 1
+            # The first body of a batch needs no savepoint: if it fails, the whole (one-body) batch rolls back.
+            savepoint = f"aiki_{batch.size}" if batch.size > 1 else None
+            if savepoint is not None:
+                raw.execute(f"SAVEPOINT {savepoint}")
             try:
                 yield SqliteConnection(raw)
             except BaseException:
-                raw.execute("ROLLBACK")
+                if savepoint is not None:
+                    raw.execute(f"ROLLBACK TO {savepoint}")
+                    raw.execute(f"RELEASE {savepoint}")
+                else:
+                    # The first body runs before anyone can join its batch: it is alone, roll it all back.
+                    self._abort_if_alone(batch)
                 raise
-            raw.execute("COMMIT")
+            if savepoint is not None:
+                raw.execute(f"RELEASE {savepoint}")
+            if batch.size >= MAX_BATCH or (batch.size == 1 and _nothing_else_ready()):
+                self._commit(batch)
+            elif not batch.scheduled:
+                batch.scheduled = True
+                asyncio.get_running_loop().call_soon(self._schedule_commit, batch)
+        if not batch.committed.done():
+            await asyncio.shield(batch.committed)
+        elif batch.committed.exception() is not None:
+            raise batch.committed.exception()  # type: ignore[misc]
+
+    def _abort_if_alone(self, batch: _Batch) -> None:
+        """Roll back a batch whose only body failed."""
+        self._batch = None
+        self._connection().execute("ROLLBACK")
+        if not batch.committed.done():
+            batch.committed.set_result(None)
+
+    def _schedule_commit(self, batch: _Batch) -> None:
+        # Runs after the bodies that were ready alongside the first one have joined the batch.
+        asyncio.get_running_loop().create_task(self._commit_when_free(batch))
+
+    async def _commit_when_free(self, batch: _Batch) -> None:
+        assert self._lock is not None
+        async with self._lock:
+            self._commit(batch)
+
+    def _commit(self, batch: _Batch) -> None:
+        if self._batch is not batch:
+            return
+        self._batch = None
+        try:
+            self._connection().execute("COMMIT")
+        except BaseException as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection().execute("ROLLBACK")
+            if not batch.committed.done():
+                batch.committed.set_exception(error)
+                batch.committed.exception()  # every waiter re-raises it; mark it retrieved
+            return
+        if not batch.committed.done():
+            batch.committed.set_result(None)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         raw = self._connection()
         assert self._lock is not None
         async with self._lock:
+            if self._batch is not None:
+                # A batch is open on this connection: read inside it. Only this process can see its
+                # writes before they commit, and it commits within this turn of the event loop.
+                yield SqliteConnection(raw)
+                return
             raw.execute("BEGIN")
             try:
                 yield SqliteConnection(raw)
