@@ -1,0 +1,32 @@
+"""The web dashboard: static files served next to the JSON API they read (no build step)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from importlib import resources
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8"),
+    "/dashboard.css": ("dashboard.css", "text/css; charset=utf-8"),
+}
+
+
+def _read(name: str) -> bytes:
+    return resources.files("aiki.dashboard").joinpath(name).read_bytes()
+
+
+def dashboard_routes() -> list[Route]:
+    """Routes for ``/`` (the dashboard page) and its script and style sheet."""
+
+    def serve(name: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(_request: Request) -> Response:
+            return Response(_read(name), media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+        return endpoint
+
+    return [Route(path, serve(name, media_type), methods=["GET"]) for path, (name, media_type) in FILES.items()]
