@@ -6,9 +6,11 @@ run survives crashes, sleeps for days, waits for events, retries, and scales out
 
 from aiki.client.client import Client, client
 from aiki.client.handle import WaitResult, WorkflowRunHandle
+from aiki.client.schedule_handle import ScheduleHandle
 from aiki.clock import Clock, FakeClock, SystemClock
 from aiki.definitions.event import EventDefinition, event
 from aiki.definitions.retry import RetryPolicy
+from aiki.definitions.schedule import Schedule, schedule
 from aiki.definitions.task import Task, task
 from aiki.definitions.workflow import Workflow, workflow
 from aiki.definitions.workflow_version import VersionStarter, WorkflowVersion
@@ -30,6 +32,7 @@ from aiki.errors import (
 from aiki.execution.child_handle import ChildRunHandle
 from aiki.execution.context import EventResult, SleepResult, WorkflowRunContext
 from aiki.execution.worker import Worker, WorkerHandle, worker
+from aiki.schedule_contract import ScheduleInfo, ScheduleStatus
 from aiki.server.server import Server, server
 from aiki.store.factory import database
 from aiki.types import RunState, RunStatus, WorkflowRun
@@ -53,7 +56,11 @@ __all__ = [
     "RevisionConflictError",
     "RunState",
     "RunStatus",
+    "Schedule",
     "ScheduleConflictError",
+    "ScheduleHandle",
+    "ScheduleInfo",
+    "ScheduleStatus",
     "SchemaValidationError",
     "SerializationError",
     "Server",
@@ -75,6 +82,7 @@ __all__ = [
     "client",
     "database",
     "event",
+    "schedule",
     "server",
     "task",
     "worker",

@@ -11,7 +11,9 @@ AikiError
 ├── InvalidTransitionError     the operation is not allowed in the run's current status
 ├── RevisionConflictError      a worker wrote with a stale revision or lost claim (fencing)
 ├── NotFoundError              no run, schedule or key with that id
-├── UnauthorizedError          missing, unknown or revoked API key; or another namespace's data
+├── UnauthorizedError          missing or unknown API key
+│   └── ForbiddenError         a revoked key, or a key used for another namespace
+├── InvalidRequestError        an HTTP request that is not JSON, lacks a field or has a wrongly typed one
 ├── SerializationError         a value cannot be stored as JSON
 └── ConfigurationError         a definition, worker, server or database setting is wrong
 ```
@@ -178,12 +180,30 @@ class NotFoundError(AikiError):
 
 
 class UnauthorizedError(AikiError):
-    """Missing, unknown or revoked API key."""
+    """Missing or unknown API key (a revoked key or another namespace's: :class:`ForbiddenError`)."""
 
     code = "UNAUTHORIZED"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class ForbiddenError(UnauthorizedError):
+    """The API key is known but may not do this: it was revoked, or it belongs to another namespace."""
+
+    code = "FORBIDDEN"
+
+
+class InvalidRequestError(AikiError):
+    """A request to the HTTP API is malformed: not JSON, a missing or unknown field, a wrongly typed value."""
+
+    code = "INVALID_REQUEST"
+
+    def __init__(self, detail: str, field: str | None = None) -> None:
+        self.detail = detail
+        self.field = field
+        where = f" (field {field!r})" if field else ""
+        super().__init__(f"Invalid request{where}: {detail}")
 
 
 class SerializationError(AikiError):
@@ -223,7 +243,30 @@ ERROR_TYPES: dict[str, type[AikiError]] = {
         RevisionConflictError,
         NotFoundError,
         UnauthorizedError,
+        ForbiddenError,
+        InvalidRequestError,
         SerializationError,
         ConfigurationError,
     )
 }
+
+
+def error_from_dict(data: dict[str, Any]) -> AikiError:
+    """Rebuild the error that :meth:`AikiError.to_dict` described: same class, message and fields.
+
+    An unknown ``type`` (a newer server) becomes a plain :class:`AikiError` with the same message and code.
+    """
+    cls = ERROR_TYPES.get(str(data.get("type")), AikiError)
+    message = str(data.get("message", ""))
+    # The constructors build their messages from their fields; the message is already built, so bypass them.
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.message = message
+    fields = data.get("data")
+    if isinstance(fields, dict):
+        for key, value in fields.items():
+            if isinstance(key, str) and key != "message":
+                setattr(error, key, value)
+    if cls is AikiError and isinstance(data.get("code"), str):
+        error.code = data["code"]
+    return error

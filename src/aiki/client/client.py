@@ -44,10 +44,12 @@ def client(
     server: Server | None = None,
     url: str | None = None,
     api_key: str | None = None,
-    namespace: str = "default",
+    namespace: str | None = None,
     timeout_s: float = 60.0,
 ) -> Client:
     """A client of ``server`` (embedded, in this process) or of the server at ``url`` (HTTP).
+
+    ``namespace`` defaults to ``"default"``; over HTTP with an ``api_key`` it defaults to the key's own.
 
     Example:
         c = client(server=srv)
@@ -58,8 +60,8 @@ def client(
     if server is not None:
         from aiki.client.embedded import EmbeddedTransport
 
-        return Client(EmbeddedTransport(server, namespace))
+        return Client(EmbeddedTransport(server, namespace or "default"))
     from aiki.client.http import HttpTransport
 
     assert url is not None
-    return Client(HttpTransport(url, api_key=api_key, timeout_s=timeout_s))
+    return Client(HttpTransport(url, api_key=api_key, timeout_s=timeout_s, namespace=namespace))

@@ -60,7 +60,12 @@ class EventSender:
         raise InvalidOptionError(f"Unknown event option {path!r}; the only option is 'reference.id'.")
 
     async def send(self, data: Any = None) -> bool:
-        """Deliver the event. Returns ``False`` when a send with the same reference id already happened."""
+        """Deliver the event. Returns ``False`` when a send with the same reference id already happened.
+
+        The data is validated first (``SchemaValidationError``: nothing is stored). A run that is not waiting
+        for this event keeps it, in order, for its next wait of this name. An event sent to a finished run
+        is accepted (``True``) and ignored: no run will consume it.
+        """
         what = f"data of event {self.name!r} for run {self._handle.id}"
         if self._definition is not None:
             data = self._definition.validate(data, what)

@@ -55,10 +55,12 @@ class ChildRunHandle(WorkflowRunHandle):
                     try:
                         output = child_version.schema.output(output)
                     except SchemaValidationError as error:
+                        execution.closing = True
                         raise FailRun(error) from error
                     state = RunState.from_dict({**state.to_dict(), "output": output})
                 return WaitResult(success=True, state=state)
             return WaitResult(success=False, state=state, cause=state.status.value)
+        execution.closing = True
         raise Suspend(
             kind="child_wait", child_run_id=self.run.id, child_status=wanted.value, index=index, timeout_ms=timeout_ms
         )

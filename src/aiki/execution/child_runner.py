@@ -23,6 +23,7 @@ async def start_child(run: WorkflowRunContext, starter: VersionStarter, input: A
     try:
         request = starter.request(input)
     except (SchemaValidationError, SerializationError) as error:
+        execution.closing = True
         raise FailRun(error) from error
     key = request.reference_id if request.reference_id is not None else request.input_hash
     address = f"{version.name}:{version.version_id}:{key}"
@@ -30,13 +31,15 @@ async def start_child(run: WorkflowRunContext, starter: VersionStarter, input: A
     if manifest.has_unconsumed():
         entry = manifest.consume_child(address)
         if entry is None:
+            execution.closing = True
             raise FailRun(NonDeterminismError(execution.run.id, f"child {address}", manifest.unconsumed()))
         child = await execution.client.transport.get_run(entry.child_run_id)
     else:
         occurrence = manifest.new_child_occurrence(address)
         request = replace(
             request,
-            shard=starter.options.shard or execution.run.shard,
+            # An explicit shard wins, then the parent's, then the child version's own default.
+            shard=starter.options.shard or execution.run.shard or version.shard,
             parent=ParentLink(execution.run.id, execution.claim_token, address, occurrence),
         )
         done = execution.begin_work()

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiki.durations import MAX_SLEEP_MS, Duration, to_milliseconds
-from aiki.errors import InvalidOptionError, NotFoundError
-from aiki.execution.signals import Suspend
+from aiki.errors import InvalidOptionError, NotFoundError, SchemaValidationError
+from aiki.execution.signals import FailRun, Suspend
 
 if TYPE_CHECKING:
     from aiki.execution.execution import Execution
@@ -54,7 +54,13 @@ class EventWaiter:
                 return EventResult(timeout=True)
             definition = execution.version.events[self.name]
             what = f"event {self.name!r} received by run {execution.run.id}"
-            return EventResult(data=definition.validate(entry.data, what))
+            try:
+                return EventResult(data=definition.validate(entry.data, what))
+            except SchemaValidationError as error:
+                # The recorded event no longer fits the event's schema: retrying cannot help.
+                execution.closing = True
+                raise FailRun(error) from error
+        execution.closing = True
         raise Suspend(kind="event_wait", name=self.name, index=index, timeout_ms=timeout_ms)
 
 
@@ -123,6 +129,7 @@ class WorkflowRunContext:
                 return SleepResult(cancelled=True)
             if entry.status == "completed" and duration_ms <= entry.duration_ms:
                 return SleepResult(cancelled=False)
+        execution.closing = True
         raise Suspend(kind="sleep", name=name, index=index, duration_ms=duration_ms)
 
     def __repr__(self) -> str:

@@ -39,6 +39,7 @@ async def run_task(run: WorkflowRunContext, task: Task, raw_input: Any) -> Any:
         try:
             raw_input = task.schema.input(raw_input)
         except SchemaValidationError as error:
+            execution.closing = True
             raise FailRun(error) from error
     input = to_jsonable(raw_input, what)
     address = task_address(task.name, input)
@@ -46,6 +47,7 @@ async def run_task(run: WorkflowRunContext, task: Task, raw_input: Any) -> Any:
     if manifest.has_unconsumed():
         entry = manifest.consume_task(address)
         if entry is None:
+            execution.closing = True
             raise FailRun(NonDeterminismError(execution.run.id, address, manifest.unconsumed()))
         return await _replay(execution, task, raw_input, input, entry)
     occurrence = manifest.new_task_occurrence(address)
@@ -76,6 +78,7 @@ def _validated_output(execution: Execution, task: Task, output: Any, *, replayed
                 f"deploy the change as a new workflow version",
                 error.field,
             )
+        execution.closing = True
         raise FailRun(error) from error
 
 
@@ -100,6 +103,7 @@ async def _execute(
             except HandlerSignal:
                 raise
             except SerializationError as error:
+                execution.closing = True
                 raise FailRun(error) from error
             except Exception as error:
                 delay_ms = task.retry.next_delay_ms(attempts)
@@ -111,6 +115,7 @@ async def _execute(
                     await execution.clock.sleep_ms(delay_ms)
                     attempts += 1
                     continue
+                execution.closing = True
                 await _record(
                     execution, task, address, occurrence, input, "awaiting_retry", attempts,
                     error=record, retry_delay_ms=delay_ms,

@@ -184,6 +184,11 @@ class WorkerHandle:
         execution = Execution(
             claimed, version, self.client, self.clock, self._execution_settings, self.settings.context
         )
+        stale = self._active.get(claimed.run.id)
+        if stale is not None:
+            # This worker's earlier execution of the run lost its claim (the run was recovered and claimed
+            # anew): it starts nothing more, and the new execution is the one tracked and refreshed.
+            stale[0].closing = True
         task = asyncio.create_task(self._execute(execution), name=f"aiki-run-{claimed.run.id}")
         self._active[claimed.run.id] = (execution, task)
 
@@ -195,7 +200,9 @@ class WorkerHandle:
         except Exception:
             logger.exception("worker %s: run %s failed unexpectedly; its claim will expire", self.id, execution.run.id)
         finally:
-            self._active.pop(execution.run.id, None)
+            entry = self._active.get(execution.run.id)
+            if entry is not None and entry[0] is execution:
+                del self._active[execution.run.id]
             self._slot_freed.set()
 
     async def _refresh_loop(self) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiki.clock import Clock
 from aiki.server.changes import Changes
 from aiki.server.notifier import Notifier
 from aiki.store.database import Connection, Database
+
+if TYPE_CHECKING:
+    from aiki.server.redis_wakeups import RedisWakeups
 
 WORK_CHANNEL = "aiki_work"
 DEADLINE_CHANNEL = "aiki_deadline"
@@ -28,6 +32,10 @@ class ServerSettings:
     poll_interval_ms: int = 1_000
     #: how many due timers one transaction handles
     timer_batch_size: int = 200
+    #: optional Redis (``redis://host:port/db``) that carries wake-ups between servers; only an accelerator
+    redis_url: str | None = None
+    #: prefix of the Redis channels: servers of one deployment share it, other deployments use their own
+    redis_prefix: str = "aiki:"
 
 
 class ServerCore:
@@ -38,6 +46,11 @@ class ServerCore:
         self.clock = clock
         self.settings = settings
         self.notifier = Notifier()
+        self.redis: RedisWakeups | None = None
+        if settings.redis_url is not None:
+            from aiki.server.redis_wakeups import RedisWakeups
+
+            self.redis = RedisWakeups(settings.redis_url, settings.redis_prefix, self.notifier)
         self._opened = False
         self._listening = False
 
@@ -50,6 +63,8 @@ class ServerCore:
             await self.db.listen(WORK_CHANNEL, lambda _payload: self.notifier.work_available())
             await self.db.listen(DEADLINE_CHANNEL, lambda payload: self.notifier.deadline_set(int(payload)))
             await self.db.listen(RUN_CHANNEL, self.notifier.run_changed)
+        if self.redis is not None:
+            await self.redis.start()
         self._opened = True
 
     @asynccontextmanager
@@ -61,6 +76,8 @@ class ServerCore:
             yield connection, changes
             await self._notify_other_processes(connection, changes)
         self.notifier.publish(changes)
+        if self.redis is not None:
+            self.redis.publish(changes)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
@@ -77,5 +94,9 @@ class ServerCore:
             await self.db.notify(connection, RUN_CHANNEL, run_id)
 
     async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.stop()
         await self.db.close()
         self._opened = False
+        # Closing the database ends its listeners: a reopened server listens again.
+        self._listening = False

@@ -16,6 +16,9 @@ class Notifier:
         self._work_waiters: set[asyncio.Future[None]] = set()
         self._run_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._deadline_listeners: list[Callable[[int], None]] = []
+        #: bumped by every "work available": a claimer notes it before looking, so that work queued while it
+        #: looked (another connection's commit, on PostgreSQL) is not missed while no waiter is registered
+        self.work_generation = 0
 
     def publish(self, changes: Changes) -> None:
         """Wake everyone whom ``changes`` concerns."""
@@ -27,6 +30,7 @@ class Notifier:
             self.deadline_set(changes.earliest_deadline_ms)
 
     def work_available(self) -> None:
+        self.work_generation += 1
         waiters, self._work_waiters = self._work_waiters, set()
         for future in waiters:
             if not future.done():
@@ -46,8 +50,10 @@ class Notifier:
         self._deadline_listeners.append(listener)
         return lambda: self._deadline_listeners.remove(listener)
 
-    async def wait_for_work(self, timeout_s: float) -> None:
-        """Return when a run is queued, or after ``timeout_s``."""
+    async def wait_for_work(self, timeout_s: float, seen_generation: int | None = None) -> None:
+        """Return when a run is queued, or after ``timeout_s``; at once if work came since ``seen_generation``."""
+        if seen_generation is not None and seen_generation != self.work_generation:
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._work_waiters.add(future)
         try:

@@ -16,7 +16,7 @@ from aiki.server.waits import enter_state
 from aiki.store.database import Connection
 from aiki.store.history_rows import load_history
 from aiki.store.run_rows import RUN_COLUMNS, fetch_run_row, insert_run, insert_transition, list_transitions, run_from_row
-from aiki.types import TERMINAL_STATUSES, RunHistory, RunState, RunStatus, Transition, WorkflowRun
+from aiki.types import TERMINAL_STATUSES, RunHistory, RunState, RunStatus, Transition, WorkflowRun, parse_status
 
 PAUSABLE = frozenset(
     {
@@ -187,7 +187,7 @@ class RunCommands:
         params: list[Any] = [namespace]
         if status is not None:
             clauses.append("status = ?")
-            params.append(status)
+            params.append(parse_status(status, "status filter").value)
         if workflow is not None:
             clauses.append("workflow_name = ?")
             params.append(workflow)
@@ -229,7 +229,9 @@ class RunCommands:
             run = await get_run_in(connection, namespace, run_id, for_update=True)
             previous = run.state.previous
             if run.status is not RunStatus.PAUSED or previous is None:
-                raise InvalidTransitionError(run.id, run.status.value, "resumed", "Only a paused run can be resumed.")
+                raise InvalidTransitionError(
+                    run.id, run.status.value, "its status before the pause", "Only a paused run can be resumed."
+                )
             now_ms = self.core.clock.now_ms()
             if previous.status in (RunStatus.QUEUED, RunStatus.RUNNING):
                 target = RunState(RunStatus.QUEUED, reason="resumption")

@@ -9,13 +9,23 @@ from aiki.clock import Clock, SystemClock
 from aiki.errors import ConfigurationError
 from aiki.server.core import ServerCore, ServerSettings
 from aiki.server.event_commands import EventCommands
+from aiki.server.redis_wakeups import check_redis_url
 from aiki.server.run_commands import RunCommands
 from aiki.server.runtime import Runtime
+from aiki.server.schedule_commands import ScheduleCommands
+from aiki.server.schedule_timers import ScheduleTimers
 from aiki.server.worker_commands import WorkerCommands
 from aiki.store.database import Database
 from aiki.store.factory import database
 
-SERVER_OPTIONS = {"claim_timeout_ms", "migrate", "poll_interval_ms", "timer_batch_size"}
+SERVER_OPTIONS = {
+    "claim_timeout_ms",
+    "migrate",
+    "poll_interval_ms",
+    "timer_batch_size",
+    "redis_url",
+    "redis_prefix",
+}
 
 
 def parse_server_options(opts: Mapping[str, Any] | None) -> ServerSettings:
@@ -27,6 +37,16 @@ def parse_server_options(opts: Mapping[str, Any] | None) -> ServerSettings:
             f"Unknown server option(s) {sorted(unknown)}; the options are {sorted(SERVER_OPTIONS)}."
         )
     for key, value in values.items():
+        if key == "redis_url":
+            if value is not None:
+                check_redis_url(value)
+            continue
+        if key == "redis_prefix":
+            if not isinstance(value, str) or not value:
+                raise ConfigurationError(
+                    f"Server option 'redis_prefix' must be a non-empty string, got {value!r}."
+                )
+            continue
         expected = bool if key == "migrate" else int
         if not isinstance(value, expected) or (expected is int and (isinstance(value, bool) or value <= 0)):
             kind = "true or false" if expected is bool else "a positive integer"
@@ -45,6 +65,8 @@ class Server:
         self.runtime = Runtime(self.core)
         self._app: Any = None
         self.extensions: dict[str, Any] = {}
+        self.extensions["schedules"] = ScheduleCommands(self.core)
+        self.runtime.add_source(ScheduleTimers(self.runs, db.skip_locked))
 
     @property
     def db(self) -> Database:

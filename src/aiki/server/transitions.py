@@ -80,10 +80,13 @@ async def _on_cancelled(connection: Connection, run: WorkflowRun, changes: Chang
         "UPDATE sleeps SET status = 'cancelled', ended_at_ms = ? WHERE run_id = ? AND status = 'sleeping'",
         (now_ms, run.id),
     )
+    # Locked so that a child finishing concurrently is seen in its final state, not compare-and-set against.
+    lock = " FOR UPDATE" if connection.dialect == "postgres" else ""
     children = await connection.fetch_all(
+        # Only runs this parent created: a run it merely adopted through a reference id lives on.
         f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT child_run_id FROM child_runs "
-        "WHERE parent_run_id = ?) AND status NOT IN ('completed', 'failed', 'cancelled')",
-        (run.id,),
+        f"WHERE parent_run_id = ?) AND parent_run_id = ? AND status NOT IN ('completed', 'failed', 'cancelled'){lock}",
+        (run.id, run.id),
     )
     from aiki.store.run_rows import run_from_row
 
@@ -104,8 +107,10 @@ async def notify_waiting_parents(
     """Wake every parent parked on ``child`` (which just reached a terminal status)."""
     from aiki.store.run_rows import run_from_row
 
+    # Locked: a parent whose wait times out concurrently is re-read (and skipped) rather than conflicting.
+    lock = " FOR UPDATE" if connection.dialect == "postgres" else ""
     parents = await connection.fetch_all(
-        f"SELECT {RUN_COLUMNS} FROM runs WHERE waiting_on = ? AND status = 'awaiting_child_workflow'",
+        f"SELECT {RUN_COLUMNS} FROM runs WHERE waiting_on = ? AND status = 'awaiting_child_workflow'{lock}",
         (child.id,),
     )
     for row in parents:

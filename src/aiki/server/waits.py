@@ -43,7 +43,9 @@ async def _child_settled(connection: Connection, parent: WorkflowRun, now_ms: in
     )
     if row is not None and int(row["entries"]) > (parent.state.index or 0):
         return True
-    child_row = await fetch_run_row(connection, parent.namespace, child_id)
+    # Locked, so that a child finishing concurrently either is seen finished here or, committing after
+    # this transaction, finds the parent waiting (otherwise neither side would wake the parent).
+    child_row = await fetch_run_row(connection, parent.namespace, child_id, for_update=True)
     if child_row is None:
         return False
     child = run_from_row(child_row)

@@ -18,7 +18,7 @@ from aiki.server.transitions import apply_transition
 from aiki.server.waits import enter_state
 from aiki.store.database import Connection
 from aiki.store.history_rows import load_history
-from aiki.store.run_rows import RUN_COLUMNS, run_from_row
+from aiki.store.run_rows import RUN_COLUMNS, fetch_run_row, run_from_row
 from aiki.types import RunState, RunStatus, WorkflowRun
 
 
@@ -32,6 +32,7 @@ class WorkerCommands:
         """Claim up to ``request.limit`` queued runs; waits up to ``wait_ms`` for one if none is ready."""
         loop_deadline = None
         while True:
+            generation = self.core.notifier.work_generation
             claimed = await self._claim_once(namespace, request)
             if claimed or request.wait_ms <= 0:
                 return claimed
@@ -41,7 +42,9 @@ class WorkerCommands:
             remaining = loop_deadline - loop.time()
             if remaining <= 0:
                 return []
-            await self.core.notifier.wait_for_work(min(remaining, self.core.settings.poll_interval_ms / 1000))
+            await self.core.notifier.wait_for_work(
+                min(remaining, self.core.settings.poll_interval_ms / 1000), generation
+            )
 
     async def _claim_once(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
         if not request.workflows or request.limit <= 0:
@@ -164,7 +167,7 @@ class WorkerCommands:
     async def release(self, namespace: str, run_id: str, claim_token: str) -> None:
         """Give a claimed run back to the queue (a worker stopping before it could start it)."""
         async with self.core.write() as (connection, changes):
-            row = await connection.fetch_one(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ? AND namespace = ?", (run_id, namespace))
+            row = await fetch_run_row(connection, namespace, run_id, for_update=True)
             if row is None or row["claim_token"] != claim_token or row["status"] != "running":
                 return
             run = run_from_row(row)

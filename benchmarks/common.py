@@ -1,0 +1,157 @@
+"""Shared pieces of the benchmark: workload sizes, statistics and the result record.
+
+Every workload process (``floor.py``, ``dbos_workloads.py``, ``aiki_workloads.py``) takes the same command
+line (see :func:`parse_workload_args`) and writes one JSON record (see :func:`new_result`) to ``--out``.
+``run.py`` spawns them and ``report.py`` prints what they wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WORKLOADS = ("W1", "W2", "W3", "W4")
+BACKENDS = ("sqlite", "postgres")
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How much work one repetition of each workload does."""
+
+    w1_runs: int  # W1: runs started together, each of W1_TASKS_PER_RUN tasks
+    w2_tasks: int  # W2: sequential tasks in one run
+    w3_runs: int  # W3: start-and-wait round trips, one after another
+    w4_runs: int  # W4: runs that each sleep w4_sleep_s, then run one task
+    w4_sleep_s: float
+    floor_commits: int  # floor: single-row INSERT + COMMIT transactions
+    warmup_runs: int  # runs (or tasks, for W2) done before timing, not measured
+
+
+FULL = Sizes(
+    w1_runs=1000, w2_tasks=1000, w3_runs=200, w4_runs=500, w4_sleep_s=1.0, floor_commits=1000, warmup_runs=20
+)
+QUICK = Sizes(
+    w1_runs=100, w2_tasks=100, w3_runs=30, w4_runs=50, w4_sleep_s=1.0, floor_commits=200, warmup_runs=5
+)
+W1_TASKS_PER_RUN = 3
+
+
+def sizes_for(quick: bool) -> Sizes:
+    return QUICK if quick else FULL
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Linear-interpolated percentile (``fraction`` in 0..1) of ``values``."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    position = (len(ordered) - 1) * fraction
+    low = math.floor(position)
+    high = math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(reps: Sequence[float]) -> dict[str, Any]:
+    """Median, min and max over the repetitions of one figure."""
+    return {
+        "reps": [round(value, 4) for value in reps],
+        "median": statistics.median(reps),
+        "min": min(reps),
+        "max": max(reps),
+    }
+
+
+# The figures each workload reports: key -> (label, unit, which direction is better).
+METRICS: dict[str, list[tuple[str, str, str, str]]] = {
+    "W1": [
+        ("runs_per_s", "W1 throughput", "runs/s", "higher"),
+        ("tasks_per_s", "W1 throughput", "tasks/s", "higher"),
+    ],
+    "W2": [("us_per_task", "W2 checkpoint cost", "us/task", "lower")],
+    "W3": [
+        ("p50_ms", "W3 start+wait latency p50", "ms", "lower"),
+        ("p95_ms", "W3 start+wait latency p95", "ms", "lower"),
+    ],
+    "W4": [
+        ("lateness_p50_ms", "W4 timer lateness p50", "ms", "lower"),
+        ("lateness_p95_ms", "W4 timer lateness p95", "ms", "lower"),
+    ],
+    "floor": [("us_per_commit", "floor INSERT+COMMIT", "us/commit", "lower")],
+}
+
+
+def parse_workload_args(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--workload", required=True, choices=[*WORKLOADS, "floor"])
+    parser.add_argument("--backend", required=True, choices=BACKENDS)
+    parser.add_argument("--url", required=True, help="sqlite:////abs/path.db or postgresql://...")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", required=True, help="where to write the JSON result")
+    parser.add_argument("--mode", default=None, help="system-specific variant (DBOS: async or sync)")
+    parser.add_argument("--w4-rate", type=float, default=None, help="W4: start runs at this rate (runs/s)")
+    return parser.parse_args()
+
+
+def new_result(system: str, args: argparse.Namespace) -> dict[str, Any]:
+    sizes = sizes_for(args.quick)
+    return {
+        "system": system,
+        "backend": args.backend,
+        "workload": args.workload,
+        "available": True,
+        "error": None,
+        "quick": args.quick,
+        "reps": args.reps,
+        "w4_rate": args.w4_rate,
+        "sizes": {name: getattr(sizes, name) for name in Sizes.__dataclass_fields__},
+        "config": [],
+        "metrics": {},
+        "extra": {},
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def add_metrics(result: dict[str, Any], per_rep: Sequence[dict[str, float]]) -> None:
+    """Fold a list of per-repetition figure dicts into ``result["metrics"]``."""
+    for key, _label, _unit, _better in METRICS[result["workload"]]:
+        result["metrics"][key] = summarize([rep[key] for rep in per_rep])
+
+
+def write_result(path: str, result: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(result, indent=2, sort_keys=True))
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a ``sqlite:///`` URL (``sqlite:////abs`` gives ``/abs``)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise ValueError(f"not a sqlite URL: {url}")
+    return url[len(prefix) :]
+
+
+def machine_info() -> dict[str, Any]:
+    import platform
+
+    memory_gib = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    memory_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }

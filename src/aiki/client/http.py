@@ -1,0 +1,238 @@
+"""The HTTP transport: the client's operations as JSON calls to an aiki server (``srv.app``) over httpx.
+
+Errors come back as the same ``AikiError`` subclasses the embedded transport raises. Network failures are
+httpx's own exceptions (``httpx.ConnectError``, ``httpx.ReadTimeout``); workers retry them with a backoff.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from aiki.canonical_json import to_jsonable
+from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite, to_dict
+from aiki.contract_json import decode
+from aiki.errors import (
+    AikiError,
+    ConfigurationError,
+    InvalidOptionError,
+    InvalidRequestError,
+    error_from_dict,
+)
+from aiki.types import RunHistory, Transition, WorkflowRun
+
+T = TypeVar("T")
+
+NAMESPACE_HEADER = "x-aiki-namespace"
+#: the server answers a claim after 30 s at most, and a wait for a change after 60 s at most
+MAX_CLAIM_WAIT_MS = 30_000
+MAX_CHANGE_WAIT_MS = 60_000
+
+
+class HttpTransport:
+    """A client of the aiki server at ``url``.
+
+    Args:
+        url: the server's base URL (``http://localhost:9850``, or where ``srv.app`` is mounted).
+        api_key: sent as ``Authorization: Bearer <key>``; required once the server has any key.
+        timeout_s: how long one call may take (long polls get their own wait on top of it).
+        namespace: the namespace to work in. With a key, leave it out (the key's namespace is used); naming
+            another namespace than the key's is refused. Without keys, it selects the namespace.
+        http_transport: an httpx transport to send requests through (``httpx.ASGITransport(srv.app)`` serves
+            an app in-process).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        namespace: str | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(
+                f"The server URL {url!r} is not an http(s) URL; use one like 'http://localhost:9850'."
+            )
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
+            raise ConfigurationError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}.")
+        self.url = url.rstrip("/")
+        #: the namespace calls work in; with a key and no explicit namespace, learnt from the first answer
+        self.namespace = namespace or "default"
+        self.timeout_s = float(timeout_s)
+        headers = {"accept": "application/json"}
+        if api_key is not None:
+            headers["authorization"] = f"Bearer {api_key}"
+        if namespace is not None:
+            headers[NAMESPACE_HEADER] = namespace
+        self._http = httpx.AsyncClient(
+            base_url=f"{self.url}/api/v1",
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout_s),
+            transport=http_transport,
+        )
+
+    async def start_run(self, request: StartRequest) -> WorkflowRun:
+        return _decode(WorkflowRun, await self._call("POST", "/runs", to_dict(request)))
+
+    async def get_run(self, run_id: str) -> WorkflowRun:
+        return _decode(WorkflowRun, await self._call("GET", f"/runs/{_segment(run_id)}"))
+
+    async def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[WorkflowRun]:
+        params: dict[str, str | int] = {"limit": limit}
+        for name, value in (("status", status), ("workflow", workflow), ("before_id", before_id)):
+            if value is not None:
+                params[name] = value
+        answer = await self._call("GET", "/runs", params=params)
+        return _decode(list[WorkflowRun], answer["runs"])
+
+    async def get_history(self, run_id: str) -> RunHistory:
+        return _decode(RunHistory, await self._call("GET", f"/runs/{_segment(run_id)}/history"))
+
+    async def get_timeline(self, run_id: str) -> list[Transition]:
+        answer = await self._call("GET", f"/runs/{_segment(run_id)}/timeline")
+        return _decode(list[Transition], answer["transitions"])
+
+    async def cancel_run(self, run_id: str, reason: str | None) -> WorkflowRun:
+        return await self._steer(run_id, "cancel", {"reason": reason})
+
+    async def pause_run(self, run_id: str) -> WorkflowRun:
+        return await self._steer(run_id, "pause", {})
+
+    async def resume_run(self, run_id: str) -> WorkflowRun:
+        return await self._steer(run_id, "resume", {})
+
+    async def awake_run(self, run_id: str) -> WorkflowRun:
+        return await self._steer(run_id, "awake", {})
+
+    async def send_event(self, run_id: str, name: str, data: Any, reference_id: str | None) -> bool:
+        path = f"/runs/{_segment(run_id)}/events/{_segment(name)}"
+        answer = await self._call("POST", path, {"data": data, "reference_id": reference_id})
+        return bool(answer["delivered"])
+
+    async def wait_for_change(self, run_id: str, known_revision: int, timeout_ms: int) -> WorkflowRun:
+        timeout_ms = max(0, min(timeout_ms, MAX_CHANGE_WAIT_MS))
+        answer = await self._call(
+            "GET",
+            f"/runs/{_segment(run_id)}/wait",
+            params={"known_revision": known_revision, "timeout_ms": timeout_ms},
+            wait_ms=timeout_ms,
+        )
+        return _decode(WorkflowRun, answer)
+
+    async def claim(self, request: ClaimRequest) -> list[ClaimedRun]:
+        wait_ms = max(0, min(request.wait_ms, MAX_CLAIM_WAIT_MS))
+        answer = await self._call("POST", "/worker/claim", to_dict(request), wait_ms=wait_ms)
+        return _decode(list[ClaimedRun], answer["claimed"])
+
+    async def refresh_claims(self, claims: list[tuple[str, str]]) -> list[str]:
+        answer = await self._call("POST", "/worker/refresh", {"claims": [list(claim) for claim in claims]})
+        return _decode(list[str], answer["lost"])
+
+    async def record_task(self, write: TaskWrite) -> str:
+        answer = await self._call("POST", "/worker/tasks", to_dict(write))
+        return _decode(str, answer["status"])
+
+    async def finish(self, outcome: RunOutcome) -> WorkflowRun:
+        return _decode(WorkflowRun, await self._call("POST", "/worker/finish", to_dict(outcome)))
+
+    async def release(self, run_id: str, claim_token: str) -> None:
+        await self._call("POST", "/worker/release", {"run_id": run_id, "claim_token": claim_token})
+
+    async def call_extension(self, name: str, operation: str, payload: dict[str, Any]) -> Any:
+        body = to_jsonable(payload, f"payload of {name}.{operation}")
+        if not isinstance(body, dict):
+            raise InvalidOptionError(
+                f"The payload of {name}.{operation} must be a dict, got {type(payload).__name__}."
+            )
+        answer = await self._call("POST", f"/ext/{_segment(name)}/{_segment(operation)}", body)
+        return answer["result"]
+
+    async def close(self) -> None:
+        """Close the connections to the server."""
+        await self._http.aclose()
+
+    async def _steer(self, run_id: str, action: str, body: dict[str, Any]) -> WorkflowRun:
+        return _decode(WorkflowRun, await self._call("POST", f"/runs/{_segment(run_id)}/{action}", body))
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: dict[str, str | int] | None = None,
+        wait_ms: int | None = None,
+    ) -> Any:
+        """One request; the parsed JSON answer, or the server's error raised as its ``AikiError``."""
+        content = None
+        headers = None
+        if body is not None:
+            # ASCII-only JSON: a lone surrogate in a string must not break the UTF-8 encoding of the body.
+            content = json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
+            headers = {"content-type": "application/json"}
+        timeout: httpx.Timeout | None = None
+        if wait_ms is not None:
+            # A long poll legitimately stays silent for wait_ms: the read timeout starts counting after it.
+            timeout = httpx.Timeout(self.timeout_s, read=self.timeout_s + wait_ms / 1000)
+        response = await self._http.request(
+            method,
+            path,
+            content=content,
+            headers=headers,
+            params=params,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        namespace = response.headers.get(NAMESPACE_HEADER)
+        if namespace:
+            self.namespace = namespace
+        if response.status_code >= 400:
+            raise self._error(method, path, response)
+        if response.status_code == 204:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise AikiError(
+                f"The server at {self.url} answered {method} {path} with something that is not JSON "
+                f"(HTTP {response.status_code}): {response.text[:200]!r}. Is the URL that of an aiki server?"
+            ) from None
+
+    def _error(self, method: str, path: str, response: httpx.Response) -> AikiError:
+        try:
+            error = response.json()["error"]
+            if isinstance(error, dict):
+                return error_from_dict(error)
+        except (ValueError, KeyError, TypeError):
+            pass
+        return AikiError(
+            f"The server at {self.url} answered {method} {path} with HTTP {response.status_code}: "
+            f"{response.text[:200]!r}. Is the URL that of an aiki server?"
+        )
+
+    def __repr__(self) -> str:
+        return f"<HttpTransport {self.url} namespace={self.namespace!r}>"
+
+
+def _segment(value: str) -> str:
+    """``value`` as one path segment: every reserved character escaped, dots too (no ``..`` tricks)."""
+    return quote(value, safe="").replace(".", "%2E")
+
+
+def _decode(cls: type[T], data: Any) -> T:
+    try:
+        return decode(cls, data, allow_unknown=True)
+    except InvalidRequestError as error:
+        raise AikiError(f"The server sent an answer this client cannot read: {error.message}") from None

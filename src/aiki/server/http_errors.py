@@ -1,0 +1,91 @@
+"""Errors as HTTP responses: ``{"error": {"type", "code", "message", "data"}}`` with a fitting status.
+
+This is the only place that knows HTTP status codes. The HTTP transport turns the body back into the same
+``AikiError`` subclass (``aiki.errors.error_from_dict``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from aiki.errors import (
+    AikiError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    RevisionConflictError,
+    ScheduleConflictError,
+    SchemaValidationError,
+    UnauthorizedError,
+    WorkflowRunConflictError,
+)
+
+logger = logging.getLogger("aiki.http")
+
+#: the first class an error is an instance of decides its status; any other AikiError is a 400
+STATUS_CODES: tuple[tuple[type[AikiError], int], ...] = (
+    (ForbiddenError, 403),
+    (UnauthorizedError, 401),
+    (NotFoundError, 404),
+    (WorkflowRunConflictError, 409),
+    (ScheduleConflictError, 409),
+    (RevisionConflictError, 409),
+    (SchemaValidationError, 422),
+)
+
+
+def status_code_of(error: AikiError) -> int:
+    for cls, status_code in STATUS_CODES:
+        if isinstance(error, cls):
+            return status_code
+    return 400
+
+
+def error_response(error: AikiError, status_code: int | None = None) -> Response:
+    """The JSON response for ``error``."""
+    return _error_body(error.to_dict(), status_code or status_code_of(error))
+
+
+async def http_exception_response(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, wrong method) in the same JSON shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        error: AikiError = NotFoundError(
+            "route",
+            f"{request.method} {request.url.path}",
+            "The API is under /api/v1; see /api/v1/openapi.json.",
+        )
+    elif exc.status_code == 405:
+        error = InvalidRequestError(
+            f"{request.method} is not allowed on {request.url.path}; "
+            "see /api/v1/openapi.json for the methods of each route."
+        )
+    else:
+        error = InvalidRequestError(str(exc.detail))
+    return error_response(error, exc.status_code)
+
+
+async def internal_error_response(request: Request, exc: Exception) -> Response:
+    """A bug or an unreachable database: a 500 whose body says where to look (the server log)."""
+    logger.error("%s %s failed: %r", request.method, request.url.path, exc)
+    body = {
+        "type": "InternalServerError",
+        "code": "INTERNAL",
+        "message": f"The aiki server failed to handle {request.method} {request.url.path} "
+        f"({type(exc).__name__}). The server log has the details.",
+        "data": {},
+    }
+    return _error_body(body, 500)
+
+
+def _error_body(error: dict[str, Any], status_code: int) -> Response:
+    # ``default=repr``: an error's extra fields are data for humans; one that is not JSON must not turn the
+    # error into a second failure.
+    text = json.dumps({"error": error}, separators=(",", ":"), default=repr)
+    return Response(text, status_code=status_code, media_type="application/json")

@@ -1,0 +1,338 @@
+"""Bad input raises a clear ``AikiError`` subclass at the call site, and leaves nothing half-written."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from aiki import (
+    AikiError,
+    InvalidOptionError,
+    InvalidTransitionError,
+    NotFoundError,
+    RunStatus,
+    SchemaValidationError,
+    SerializationError,
+    WorkflowRunConflictError,
+    WorkflowRunHandle,
+    event,
+    task,
+    workflow,
+)
+from tests.conftest import Env
+from tests.integration.run_watch import until
+
+executions: Counter[str] = Counter()
+
+
+@pytest.fixture(autouse=True)
+def _forget_executions() -> None:
+    executions.clear()
+
+
+class Payment(BaseModel):
+    amount: int
+
+
+@task(name="record")
+async def record(input: Any) -> Any:
+    executions["record"] += 1
+    return datetime(2030, 1, 1) if input == "make a datetime" else "ok"
+
+
+class Strict(BaseModel):
+    count: int
+
+
+@task(name="strict", schema={"input": Strict})
+async def strict(input: Strict) -> int:
+    executions["strict"] += 1
+    return input.count
+
+
+shop = workflow(name="shop")
+
+
+@shop.v("1.0.0", events={"paid": event(schema=Payment), "note": event()})
+async def shop_v1(run: Any, input: dict[str, Any]) -> Any:
+    mode = input.get("mode")
+    if mode == "wait":
+        paid = await run.events.paid.wait()
+        return paid.data.amount
+    if mode == "task-output":
+        return await record.start(run, "make a datetime")
+    if mode == "task-input":
+        return await record.start(run, {"when": {1, 2}})
+    if mode == "task-schema":
+        return await strict.start(run, {"count": "many"})
+    if mode == "workflow-output":
+        return {"value": object()}
+    if mode == "zero-sleep":
+        await run.sleep("nap", 0)
+    return "done"
+
+
+async def _no_runs(env: Env) -> None:
+    assert await env.client.list_runs() == []
+
+
+# --- non-JSON values ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad_input",
+    [{"when": datetime(2030, 1, 1)}, {"tags": {"a", "b"}}, {"ratio": math.nan}, {1: "int key"}, object()],
+    ids=["datetime", "set", "nan", "int-key", "object"],
+)
+async def test_a_start_with_a_non_json_input_raises_and_creates_no_run(env: Env, bad_input: Any) -> None:
+    with pytest.raises(SerializationError, match=r"input of workflow 'shop'.*not JSON-serialisable"):
+        await shop_v1.start(env.client, bad_input)
+    await _no_runs(env)
+
+
+async def test_the_serialisation_error_names_the_bad_part_of_the_value(env: Env) -> None:
+    with pytest.raises(SerializationError, match=r'value\["order"\]\["when"\]'):
+        await shop_v1.start(env.client, {"order": {"when": datetime(2030, 1, 1)}})
+
+
+async def _failed_state(env: Env, mode: str) -> Any:
+    await env.start_worker(shop_v1)
+    handle = await shop_v1.start(env.client, {"mode": mode})
+    result = await handle.wait_for_status("failed", timeout={"seconds": 15})
+    assert result.success, result
+    return handle
+
+
+async def test_a_non_json_workflow_output_fails_the_run_with_a_serialisation_error(env: Env) -> None:
+    handle = await _failed_state(env, "workflow-output")
+
+    error = handle.run.state.error
+    assert error["type"] == "SerializationError"
+    assert "output of run" in error["message"] and 'value["value"]' in error["message"]
+    assert handle.run.state.output is None
+
+
+async def test_a_non_json_task_output_fails_the_run_and_records_no_task(env: Env) -> None:
+    handle = await _failed_state(env, "task-output")
+
+    assert handle.run.state.error["type"] == "SerializationError"
+    assert "output of task 'record'" in handle.run.state.error["message"]
+    assert (await env.client.transport.get_history(handle.id)).tasks == []
+    assert executions["record"] == 1
+
+
+async def test_a_non_json_task_input_fails_the_run_before_the_task_runs(env: Env) -> None:
+    handle = await _failed_state(env, "task-input")
+
+    assert handle.run.state.error["type"] == "SerializationError"
+    assert "input of task 'record'" in handle.run.state.error["message"]
+    assert (await env.client.transport.get_history(handle.id)).tasks == []
+    assert executions["record"] == 0
+
+
+async def _waiting_shop(env: Env) -> WorkflowRunHandle:
+    await env.start_worker(shop_v1)
+    handle = await shop_v1.start(env.client, {"mode": "wait"})
+    await until(handle, RunStatus.AWAITING_EVENT)
+    return handle
+
+
+async def test_sending_non_json_event_data_raises_and_stores_nothing(env: Env) -> None:
+    handle = await shop_v1.start(env.client, {"mode": "wait"})
+    with pytest.raises(SerializationError, match="data of event 'note'"):
+        await handle.events.note.send({"at": datetime(2030, 1, 1)})
+    assert (await env.client.transport.get_history(handle.id)).events == []
+
+
+async def test_sending_event_data_that_breaks_its_schema_raises_and_stores_nothing(env: Env) -> None:
+    handle = await _waiting_shop(env)
+    revision = handle.run.revision
+
+    with pytest.raises(SchemaValidationError, match="amount"):
+        await handle.events.paid.send({"amount": "lots"})
+
+    assert (await env.client.transport.get_history(handle.id)).events == []
+    run = await handle.refresh()
+    assert (run.status, run.revision) == (RunStatus.AWAITING_EVENT, revision)
+    await handle.events.paid.send({"amount": 12})
+    assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).state.output == 12  # type: ignore[union-attr]
+
+
+async def test_an_event_the_version_does_not_declare_raises_not_found(env: Env) -> None:
+    handle = await shop_v1.start(env.client, {"mode": "wait"})
+    with pytest.raises(NotFoundError, match=r"'refunded'.*note, paid"):
+        handle.events.refunded  # noqa: B018
+
+
+# --- schema violations inside a run ----------------------------------------------------------------------
+
+
+async def test_a_task_input_that_breaks_its_schema_fails_the_run_without_running_the_task(env: Env) -> None:
+    await env.start_worker(shop_v1)
+    handle = (
+        await shop_v1.with_()
+        .opt("retry", {"type": "fixed", "max_attempts": 3, "delay_ms": 1})
+        .start(env.client, {"mode": "task-schema"})
+    )
+
+    result = await handle.wait_for_status("failed", timeout={"seconds": 15})
+
+    assert result.success and handle.run.attempts == 1  # a schema violation is not retried
+    assert handle.run.state.error is not None
+    assert handle.run.state.error["type"] == "SchemaValidationError"
+    assert "input of task 'strict'" in handle.run.state.error["message"]
+    assert executions["strict"] == 0
+
+
+async def test_a_zero_sleep_fails_the_run_with_a_clear_error(env: Env) -> None:
+    handle = await _failed_state(env, "zero-sleep")
+
+    assert handle.run.state.error["type"] == "InvalidOptionError"
+    assert "longer than zero" in handle.run.state.error["message"]
+
+
+# --- options ----------------------------------------------------------------------------------------------
+
+
+async def test_a_bad_option_raises_before_anything_is_written(env: Env) -> None:
+    with pytest.raises(InvalidOptionError):
+        await shop_v1.with_().opt("shard", "eu").opt("pool", "eu").start(env.client, {})
+    with pytest.raises(InvalidOptionError):
+        await shop_v1.with_().opt("trigger", {"delay": "soon"}).start(env.client, {})
+    await _no_runs(env)
+
+
+async def test_waiting_for_a_status_that_is_not_terminal_raises(env: Env) -> None:
+    handle = await shop_v1.start(env.client, {})
+    with pytest.raises(InvalidOptionError, match="only terminal statuses"):
+        await handle.wait_for_status("running")
+    with pytest.raises(InvalidOptionError, match="not a run status"):
+        await handle.wait_for_status("done")
+
+
+# --- reference ids --------------------------------------------------------------------------------------
+
+
+async def test_the_same_reference_and_input_returns_the_existing_run(env: Env) -> None:
+    first = await shop_v1.with_().opt("reference.id", "order-1").start(env.client, {"n": 1})
+    again = await shop_v1.with_().opt("reference.id", "order-1").start(env.client, {"n": 1})
+    assert again.id == first.id
+    assert len(await env.client.list_runs()) == 1
+
+
+async def test_the_same_reference_with_another_input_raises_and_creates_nothing(env: Env) -> None:
+    first = await shop_v1.with_().opt("reference.id", "order-1").start(env.client, {"n": 1})
+
+    with pytest.raises(WorkflowRunConflictError, match=rf"'order-1'.*{first.id}.*return_existing") as caught:
+        await shop_v1.with_().opt("reference.id", "order-1").start(env.client, {"n": 2})
+
+    assert caught.value.existing_run_id == first.id
+    assert [run.id for run in await env.client.list_runs()] == [first.id]
+
+
+async def test_return_existing_gives_the_existing_run_for_another_input(env: Env) -> None:
+    first = await shop_v1.with_().opt("reference.id", "order-1").start(env.client, {"n": 1})
+    again = (
+        await shop_v1.with_()
+        .opt("reference", {"id": "order-1", "conflict_policy": "return_existing"})
+        .start(env.client, {"n": 2})
+    )
+    assert again.id == first.id and again.run.input == {"n": 1}
+
+
+# --- handles --------------------------------------------------------------------------------------------
+
+
+async def test_get_handle_of_an_unknown_id_raises_not_found(env: Env) -> None:
+    with pytest.raises(NotFoundError, match="no-such-run"):
+        await shop_v1.get_handle(env.client, "no-such-run")
+
+
+async def test_get_handle_of_a_run_of_another_version_raises_not_found(env: Env) -> None:
+    other = workflow(name="other").v("1.0.0", handler=lambda run, input: None)
+    handle = await other.start(env.client, None)
+    with pytest.raises(NotFoundError, match=r"workflow 'other' version '1\.0\.0'"):
+        await shop_v1.get_handle(env.client, handle.id)
+
+
+Operation = Callable[[WorkflowRunHandle], Awaitable[Any]]
+
+
+async def _pause(handle: WorkflowRunHandle) -> Any:
+    return await handle.pause()
+
+
+async def _resume(handle: WorkflowRunHandle) -> Any:
+    return await handle.resume()
+
+
+async def _awake(handle: WorkflowRunHandle) -> Any:
+    return await handle.awake()
+
+
+async def _cancel(handle: WorkflowRunHandle) -> Any:
+    return await handle.cancel("again")
+
+
+async def _completed(env: Env) -> WorkflowRunHandle:
+    await env.start_worker(shop_v1)
+    handle = await shop_v1.start(env.client, {})
+    await handle.wait_for_status("completed", timeout={"seconds": 15})
+    return handle
+
+
+async def _queued(env: Env) -> WorkflowRunHandle:
+    return await shop_v1.start(env.client, {})
+
+
+async def _paused(env: Env) -> WorkflowRunHandle:
+    handle = await shop_v1.start(env.client, {})
+    await handle.pause()
+    return handle
+
+
+async def _cancelled(env: Env) -> WorkflowRunHandle:
+    handle = await shop_v1.start(env.client, {})
+    await handle.cancel()
+    return handle
+
+
+CASES: list[tuple[str, Callable[[Env], Awaitable[WorkflowRunHandle]], Operation]] = [
+    ("cancel a completed run", _completed, _cancel),
+    ("cancel a cancelled run", _cancelled, _cancel),
+    ("pause a completed run", _completed, _pause),
+    ("pause a paused run", _paused, _pause),
+    ("resume a queued run", _queued, _resume),
+    ("resume a completed run", _completed, _resume),
+    ("awake a queued run", _queued, _awake),
+    ("awake a paused run", _paused, _awake),
+    ("awake a completed run", _completed, _awake),
+]
+
+
+@pytest.mark.parametrize(
+    ("setup", "operation"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+async def test_an_operation_the_status_does_not_allow_raises_and_changes_nothing(
+    env: Env, setup: Callable[[Env], Awaitable[WorkflowRunHandle]], operation: Operation
+) -> None:
+    handle = await setup(env)
+    before = await handle.refresh()
+    timeline = await env.client.transport.get_timeline(handle.id)
+
+    with pytest.raises(InvalidTransitionError) as caught:
+        await operation(handle)
+
+    error = caught.value
+    assert isinstance(error, AikiError)
+    assert error.run_id == handle.id and error.status == before.status.value
+    assert handle.id in error.message and repr(before.status.value) in error.message
+    after = await handle.refresh()
+    assert (after.status, after.revision, after.state) == (before.status, before.revision, before.state)
+    assert await env.client.transport.get_timeline(handle.id) == timeline
