@@ -105,18 +105,25 @@ class WorkerCommands:
         return lost
 
     async def record_task(self, namespace: str, write: TaskWrite) -> str:
-        """Record a task result under the run's claim; returns the run's status (a paused run stops there)."""
+        """Record a task result under the run's claim; returns the run's status (a paused run stops there).
+
+        One statement checks the claim, inserts (or completes an ``awaiting_retry`` entry) and reads the
+        run's status: this is the hot path of every workflow.
+        """
         async with self.core.write() as (connection, _changes):
-            status = await self._check_claim(connection, namespace, write.run_id, write.claim_token)
             now_ms = self.core.clock.now_ms()
             next_attempt = now_ms + write.retry_delay_ms if write.retry_delay_ms is not None else None
-            changed = await connection.execute(
+            lock = " FOR SHARE" if connection.dialect == "postgres" else ""
+            row = await connection.fetch_one(
                 "INSERT INTO tasks (run_id, name, address, occurrence, status, attempts, input, output, error, "
-                "next_attempt_at_ms, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "next_attempt_at_ms, created_at_ms, updated_at_ms) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM runs WHERE id = ? AND namespace = ? "
+                f"AND claim_token = ?{lock} "
                 "ON CONFLICT (run_id, address, occurrence) WHERE status <> 'discarded' DO UPDATE SET "
                 "status = excluded.status, attempts = excluded.attempts, output = excluded.output, "
                 "error = excluded.error, next_attempt_at_ms = excluded.next_attempt_at_ms, "
-                "updated_at_ms = excluded.updated_at_ms WHERE tasks.status = 'awaiting_retry'",
+                "updated_at_ms = excluded.updated_at_ms WHERE tasks.status = 'awaiting_retry' "
+                "RETURNING (SELECT status FROM runs WHERE runs.id = tasks.run_id) AS run_status",
                 (
                     write.run_id,
                     write.name,
@@ -130,13 +137,17 @@ class WorkerCommands:
                     next_attempt,
                     now_ms,
                     now_ms,
+                    write.run_id,
+                    namespace,
+                    write.claim_token,
                 ),
             )
-            if changed == 0:
+            if row is None:
+                await self._check_claim(connection, namespace, write.run_id, write.claim_token)
                 raise RevisionConflictError(
                     write.run_id, None, f"task {write.address} #{write.occurrence} was already recorded"
                 )
-            return status
+            return str(row["run_status"])
 
     async def _check_claim(self, connection: Connection, namespace: str, run_id: str, token: str) -> str:
         lock = " FOR SHARE" if connection.dialect == "postgres" else ""
