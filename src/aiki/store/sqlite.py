@@ -186,8 +186,13 @@ class SqliteDatabase:
             batch.committed.set_result(None)
 
     def _schedule_commit(self, batch: _Batch) -> None:
-        # Runs after the bodies that were ready alongside the first one have joined the batch.
-        asyncio.get_running_loop().create_task(self._commit_when_free(batch))
+        # Runs after the bodies that were ready alongside the first one have joined the batch. Bodies never
+        # suspend mid-way (SQLite calls are synchronous), so the lock is normally free here.
+        assert self._lock is not None
+        if not self._lock.locked():
+            self._commit(batch)
+        else:
+            asyncio.get_running_loop().create_task(self._commit_when_free(batch))
 
     async def _commit_when_free(self, batch: _Batch) -> None:
         assert self._lock is not None
