@@ -26,6 +26,18 @@ def http_client(srv: Server, *, api_key: str | None = None, namespace: str | Non
     return Client(transport)
 
 
+def raw_http(srv: Server, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """A plain httpx client of ``srv.app`` (in-process), to send requests the aiki client never would.
+
+    A failing app answers 500 rather than raising here, so tests can assert on the status.
+    """
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(srv.app, raise_app_exceptions=False),
+        base_url=IN_PROCESS_URL,
+        headers=headers,
+    )
+
+
 class TransportEnv(Env):
     """An ``Env`` whose client speaks the transport ``kind``; the client is closed at teardown too."""
 

@@ -31,14 +31,14 @@ _UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 def encode(value: Any) -> Any:
     """The JSON form of a contract value or run record, also inside lists and dicts; plain JSON is kept."""
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [encode(item) for item in value]
     if isinstance(value, dict):
         return {key: encode(item) for key, item in value.items()}
     if hasattr(value, "to_dict"):
-        return value.to_dict()
+        return encode(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_dict(value)
+        return encode(to_dict(value))
     return value
 
 

@@ -267,6 +267,6 @@ def error_from_dict(data: dict[str, Any]) -> AikiError:
         for key, value in fields.items():
             if isinstance(key, str) and key != "message":
                 setattr(error, key, value)
-    if cls is AikiError and isinstance(data.get("code"), str):
+    if cls is AikiError and isinstance(data.get("code"), str) and data["code"] != AikiError.code:
         error.code = data["code"]
     return error

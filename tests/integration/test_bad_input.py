@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from aiki import (
     AikiError,
+    ConfigurationError,
     InvalidOptionError,
     InvalidTransitionError,
     NotFoundError,
@@ -336,3 +337,31 @@ async def test_an_operation_the_status_does_not_allow_raises_and_changes_nothing
     after = await handle.refresh()
     assert (after.status, after.revision, after.state) == (before.status, before.revision, before.state)
     assert await env.client.transport.get_timeline(handle.id) == timeline
+
+
+# --- API misuse -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", [123, "", ["why"]], ids=["int", "empty", "list"])
+async def test_a_cancel_reason_that_is_not_a_non_empty_string_raises_and_cancels_nothing(
+    env: Env, reason: Any
+) -> None:
+    handle = await shop_v1.start(env.client, {})
+
+    with pytest.raises(InvalidOptionError, match="reason"):
+        await handle.cancel(reason)
+
+    assert (await handle.refresh()).status is RunStatus.QUEUED
+
+
+async def test_starting_a_task_outside_a_workflow_handler_raises_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match=r"task 'record'.*inside a workflow handler"):
+        await record.start(None, "x")  # type: ignore[arg-type]
+
+
+async def test_starting_with_a_server_instead_of_a_client_raises_a_clear_error(env: Env) -> None:
+    with pytest.raises(ConfigurationError, match=r"client\(server=srv\)"):
+        await shop_v1.start(env.server, {})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"client\(server=srv\)"):
+        await shop_v1.get_handle(env.server, "some-id")  # type: ignore[arg-type]
+    await _no_runs(env)

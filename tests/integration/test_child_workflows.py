@@ -119,6 +119,7 @@ async def test_a_child_wait_that_times_out_returns_timeout_true(fake_env: Env) -
     handle = await parent_v1.start(fake_env.client, {"timeout": {"minutes": 10}})
     waiting = await until(handle, RunStatus.AWAITING_CHILD_WORKFLOW)
     assert waiting.state.timeout_at_ms == started_at_ms + 600_000
+    await until(await _child_of(fake_env, handle.id), awaiting_event("go"))
 
     fake_env.clock.advance(599_999)
     assert await fake_env.server.runtime.tick() == 0
@@ -310,6 +311,8 @@ async def test_replay_never_starts_a_child_twice(fake_env: Env) -> None:
     fake_env.clock.advance(1_000)
     await fake_env.server.runtime.tick()
     first_wait = await until(handle, RunStatus.AWAITING_CHILD_WORKFLOW)
+    for child_run in await fake_env.client.list_runs(workflow="child"):
+        await until(await child_v1.get_handle(fake_env.client, child_run.id), awaiting_event("go"))
     fake_env.clock.advance(60_000)
     await fake_env.server.runtime.tick()
     await until(

@@ -48,6 +48,13 @@ async def _loop_sleeps_toward(runtime: Runtime, due_at_ms: int | None) -> None:
             await asyncio.sleep(0.005)
 
 
+async def _loop_sleeps_past(runtime: Runtime, now_ms: int) -> None:
+    """Wait until the loop has gone to sleep toward a time after ``now_ms`` (nothing is due before)."""
+    async with asyncio.timeout(15):
+        while (runtime._sleeping_until or now_ms) <= now_ms:  # noqa: ASYNC110 -- as above
+            await asyncio.sleep(0.005)
+
+
 nap = workflow(name="nap")
 
 
@@ -139,10 +146,8 @@ async def test_resuming_a_run_whose_deadline_passed_while_paused_wakes_the_loop_
     await until(handle, RunStatus.SLEEPING)
     await handle.pause()
     patient_fake_env.clock.advance(10_000)
-    # Past the wake-up it was sleeping toward, the loop finds nothing due and sleeps its longest.
-    await _loop_sleeps_toward(
-        patient_fake_env.server.runtime, patient_fake_env.clock.now_ms() + NEVER_POLL_MS
-    )
+    # Past the wake-up it was sleeping toward, the loop finds nothing due and sleeps for a poll interval.
+    await _loop_sleeps_past(patient_fake_env.server.runtime, patient_fake_env.clock.now_ms())
 
     await handle.resume()
 
@@ -184,6 +189,8 @@ async def test_one_due_time_per_run_drives_every_kind_of_timer_in_time_order(fak
         (guardian, RunStatus.AWAITING_CHILD_WORKFLOW),
     ]:
         await until(handle, status)
+    child_run_id = (await fake_env.client.transport.get_history(guardian.id)).children[0].child_run_id
+    await until(await nap_v1.get_handle(fake_env.client, child_run_id), RunStatus.SLEEPING)
     await worker.stop()
     # A claim whose worker vanished expires after the claim timeout (90 s by default).
     orphan = await nap_v1.start(fake_env.client, {"kind": "none"})

@@ -251,6 +251,7 @@ async def test_a_paused_parent_does_not_time_out_its_child_wait_until_resumed(fa
     await fake_env.start_worker(guardian_v1, kid_v1)
     handle = await guardian_v1.start(fake_env.client)
     await until(handle, RunStatus.AWAITING_CHILD_WORKFLOW)
+    await until(await _kid_of(fake_env, handle.id), awaiting_event("go"))
     await _pause(fake_env, handle, RunStatus.AWAITING_CHILD_WORKFLOW)
 
     assert await _tick_later(fake_env, 3_600_000) == 0

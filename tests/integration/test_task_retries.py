@@ -226,3 +226,66 @@ async def test_a_task_failure_uncaught_is_retried_by_the_workflow_policy(fake_en
     assert [(entry.status, entry.attempts, entry.occurrence) for entry in history.tasks] == [
         ("completed", 1, 0)
     ]
+
+
+async def test_a_recorded_retry_that_fails_again_on_its_last_attempt_fails_the_run(fake_env: Env) -> None:
+    assert fake_env.clock is not None
+    charge = _flaky(
+        "charge-twice", failures=99, retry={"type": "fixed", "max_attempts": 2, "delay_ms": 5_000}
+    )
+    version = _workflow_of(charge)
+    await fake_env.start_worker(version)
+    handle = await version.start(fake_env.client, None)
+    await until(handle, RunStatus.AWAITING_RETRY)
+
+    fake_env.clock.advance(5_000)
+    await fake_env.server.runtime.tick()
+    result = await handle.wait_for_status("failed", timeout={"seconds": 15})
+
+    assert result.success and result.state is not None and result.state.error is not None
+    assert result.state.error["message"] == "charge-twice attempt 2 failed"
+    history = await fake_env.client.transport.get_history(handle.id)
+    assert [(entry.status, entry.attempts) for entry in history.tasks] == [("failed", 2)]
+    assert attempts_made["charge-twice"] == 2
+
+
+calls_of_same: list[int] = []
+
+
+@task(name="same-address")
+async def same_address(input: int) -> int:
+    calls_of_same.append(input)
+    if len(calls_of_same) == 2:
+        raise ValueError("the second call fails once")
+    return len(calls_of_same)
+
+
+same_twice = workflow(name="same-twice")
+
+
+@same_twice.v("1.0.0", opts={"retry": {"type": "fixed", "max_attempts": 2, "delay_ms": 2_000}})
+async def same_twice_v1(run: Any, input: Any) -> list[int]:
+    return [await same_address.start(run, 7), await same_address.start(run, 7)]
+
+
+async def test_a_workflow_retry_reruns_a_discarded_entry_under_its_old_occurrence_number(
+    fake_env: Env,
+) -> None:
+    assert fake_env.clock is not None
+    calls_of_same.clear()
+    await fake_env.start_worker(same_twice_v1)
+    handle = await same_twice_v1.start(fake_env.client, None)
+    await until(handle, RunStatus.AWAITING_RETRY)
+
+    fake_env.clock.advance(2_000)
+    await fake_env.server.runtime.tick()
+    result = await handle.wait_for_status("completed", timeout={"seconds": 15})
+
+    # Call 1 replays from attempt 1; call 2 (failed, then discarded) runs again as the third execution.
+    assert result.state is not None and result.state.output == [1, 3]
+    assert calls_of_same == [7, 7, 7]
+    history = await fake_env.client.transport.get_history(handle.id)
+    assert [(entry.occurrence, entry.status) for entry in history.tasks] == [
+        (0, "completed"),
+        (1, "completed"),
+    ]

@@ -140,6 +140,8 @@ class WorkflowRunHandle:
 
     async def cancel(self, reason: str | None = None) -> WorkflowRun:
         """Cancel the run (and its children that are still going)."""
+        if reason is not None and (not isinstance(reason, str) or not reason):
+            raise InvalidOptionError(f"cancel(reason) takes a non-empty string or None, got {reason!r}.")
         self.run = await self.client.transport.cancel_run(self.run.id, reason)
         return self.run
 

@@ -13,8 +13,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from aiki.canonical_json import to_jsonable
-from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite, to_dict
-from aiki.contract_json import decode
+from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
+from aiki.contract_json import decode, encode
 from aiki.errors import (
     AikiError,
     ConfigurationError,
@@ -78,7 +78,7 @@ class HttpTransport:
         )
 
     async def start_run(self, request: StartRequest) -> WorkflowRun:
-        return _decode(WorkflowRun, await self._call("POST", "/runs", to_dict(request)))
+        return _decode(WorkflowRun, await self._call("POST", "/runs", encode(request)))
 
     async def get_run(self, run_id: str) -> WorkflowRun:
         return _decode(WorkflowRun, await self._call("GET", f"/runs/{_segment(run_id)}"))
@@ -134,7 +134,7 @@ class HttpTransport:
 
     async def claim(self, request: ClaimRequest) -> list[ClaimedRun]:
         wait_ms = max(0, min(request.wait_ms, MAX_CLAIM_WAIT_MS))
-        answer = await self._call("POST", "/worker/claim", to_dict(request), wait_ms=wait_ms)
+        answer = await self._call("POST", "/worker/claim", encode(request), wait_ms=wait_ms)
         return _decode(list[ClaimedRun], answer["claimed"])
 
     async def refresh_claims(self, claims: list[tuple[str, str]]) -> list[str]:
@@ -142,11 +142,11 @@ class HttpTransport:
         return _decode(list[str], answer["lost"])
 
     async def record_task(self, write: TaskWrite) -> str:
-        answer = await self._call("POST", "/worker/tasks", to_dict(write))
+        answer = await self._call("POST", "/worker/tasks", encode(write))
         return _decode(str, answer["status"])
 
     async def finish(self, outcome: RunOutcome) -> WorkflowRun:
-        return _decode(WorkflowRun, await self._call("POST", "/worker/finish", to_dict(outcome)))
+        return _decode(WorkflowRun, await self._call("POST", "/worker/finish", encode(outcome)))
 
     async def release(self, run_id: str, claim_token: str) -> None:
         await self._call("POST", "/worker/release", {"run_id": run_id, "claim_token": claim_token})

@@ -61,7 +61,7 @@ async def deactivate_schedule(client: Client, schedule_id: str) -> ScheduleInfo:
 
 
 async def list_schedule_runs(client: Client, schedule_id: str, *, limit: int = 50) -> list[WorkflowRun]:
-    """The runs the schedule started, newest first."""
+    """The runs the schedule started, latest occurrence first."""
     result = await _call(client, "list_runs", {"id": schedule_id, "limit": limit})
     return [WorkflowRun.from_dict(item) for item in result["runs"]]
 
@@ -101,7 +101,7 @@ class ScheduleHandle:
         return self.info
 
     async def runs(self, *, limit: int = 50) -> list[WorkflowRun]:
-        """The runs this schedule started, newest first."""
+        """The runs this schedule started, latest occurrence first."""
         return await list_schedule_runs(self.client, self.id, limit=limit)
 
     def __repr__(self) -> str:

@@ -17,6 +17,7 @@ from aiki.errors import ConfigurationError, InvalidOptionError, NotFoundError
 if TYPE_CHECKING:
     from aiki.client.client import Client
     from aiki.client.handle import WorkflowRunHandle
+    from aiki.client.transport import Transport
     from aiki.execution.child_handle import ChildRunHandle
     from aiki.execution.context import WorkflowRunContext
 
@@ -76,7 +77,7 @@ class WorkflowVersion:
         """Reattach to an existing run of this version; ``NotFoundError`` if there is none."""
         from aiki.client.handle import WorkflowRunHandle
 
-        run = await client.transport.get_run(run_id)
+        run = await _transport_of(client, f"get_handle of {self.label}").get_run(run_id)
         if run.name != self.name or run.version_id != self.version_id:
             raise NotFoundError(
                 f"run of {self.label}", run_id,
@@ -131,7 +132,8 @@ class VersionStarter:
     async def start(self, client: Client, input: Any = None) -> WorkflowRunHandle:
         from aiki.client.handle import WorkflowRunHandle
 
-        run = await client.transport.start_run(self.request(input))
+        transport = _transport_of(client, f"start of {self.version.label}")
+        run = await transport.start_run(self.request(input))
         return WorkflowRunHandle(client, run, self.version.events)
 
     async def start_as_child(self, run: WorkflowRunContext, input: Any = None) -> ChildRunHandle:
@@ -140,3 +142,14 @@ class VersionStarter:
         if self.options.delay_ms is not None or self.options.at_ms is not None:
             raise InvalidOptionError("A child workflow cannot have a 'trigger': it starts when its parent starts it.")
         return await start_child(run, self, input)
+
+
+def _transport_of(client: Client, call: str) -> Transport:
+    """The client's transport, or a clear error for something that is not a client (a server, say)."""
+    transport: Transport | None = getattr(client, "transport", None)
+    if transport is None:
+        raise ConfigurationError(
+            f"The {call} takes a client, got {client!r}. Make one with aiki.client(server=srv) (embedded) "
+            f"or aiki.client(url=...) (HTTP)."
+        )
+    return transport

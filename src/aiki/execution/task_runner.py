@@ -9,6 +9,7 @@ from aiki.canonical_json import hash_input, to_jsonable
 from aiki.contract import TaskWrite
 from aiki.definitions.handler import call_handler
 from aiki.errors import (
+    ConfigurationError,
     NonDeterminismError,
     RevisionConflictError,
     SchemaValidationError,
@@ -32,7 +33,12 @@ def task_address(name: str, input: Any) -> str:
 
 async def run_task(run: WorkflowRunContext, task: Task, raw_input: Any) -> Any:
     """What ``task.start`` does: see the module docstring."""
-    execution: Execution = run._execution
+    execution: Execution | None = getattr(run, "_execution", None)
+    if execution is None:
+        raise ConfigurationError(
+            f"task {task.name!r}: start(run, input) works only inside a workflow handler, given the "
+            f"handler's run argument; got {run!r}."
+        )
     execution.check_open()
     what = f"input of task {task.name!r} in run {execution.run.id}"
     if task.schema.input is not None:

@@ -37,6 +37,14 @@ async def read_body(request: Request) -> dict[str, Any]:
     return data
 
 
+async def read_no_fields(request: Request) -> None:
+    """Check that the body, if any, is an empty JSON object (the operation takes no arguments)."""
+    body = await read_body(request)
+    if body:
+        fields = ", ".join(map(repr, sorted(body)))
+        raise InvalidRequestError(f"this operation takes no fields, got {fields}.")
+
+
 async def read_request(request: Request, cls: type[T]) -> T:
     """The body as a contract value ``cls``, every field checked."""
     return decode(cls, await read_body(request))

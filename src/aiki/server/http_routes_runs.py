@@ -12,7 +12,15 @@ from starlette.routing import Route
 from aiki.contract import StartRequest
 from aiki.contract_json import decode
 from aiki.server.http_endpoint import Api, unless_disconnected
-from aiki.server.http_io import json_response, path_text, query_int, query_text, read_body, read_request
+from aiki.server.http_io import (
+    json_response,
+    path_text,
+    query_int,
+    query_text,
+    read_body,
+    read_no_fields,
+    read_request,
+)
 
 #: a long poll for a run's change answers after this long at most; clients simply ask again
 MAX_WAIT_MS = 60_000
@@ -64,15 +72,15 @@ def run_routes(api: Api) -> list[Route]:
         return json_response(await runs.cancel(namespace, path_text(request, "run_id"), body.reason))
 
     async def pause_run(request: Request, namespace: str) -> Response:
-        await read_body(request)
+        await read_no_fields(request)
         return json_response(await runs.pause(namespace, path_text(request, "run_id")))
 
     async def resume_run(request: Request, namespace: str) -> Response:
-        await read_body(request)
+        await read_no_fields(request)
         return json_response(await runs.resume(namespace, path_text(request, "run_id")))
 
     async def awake_run(request: Request, namespace: str) -> Response:
-        await read_body(request)
+        await read_no_fields(request)
         return json_response(await runs.awake(namespace, path_text(request, "run_id")))
 
     async def send_event(request: Request, namespace: str) -> Response:

@@ -51,7 +51,8 @@ class Notifier:
         return lambda: self._deadline_listeners.remove(listener)
 
     async def wait_for_work(self, timeout_s: float, seen_generation: int | None = None) -> None:
-        """Return when a run is queued, or after ``timeout_s``; at once if work came since ``seen_generation``."""
+        """Return when a run is queued, or after ``timeout_s``; at once if work came since ``seen_generation``
+        (a ``work_generation`` read before looking for work)."""
         if seen_generation is not None and seen_generation != self.work_generation:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -63,17 +64,34 @@ class Notifier:
         finally:
             self._work_waiters.discard(future)
 
-    async def wait_for_run(self, run_id: str, timeout_s: float) -> None:
-        """Return when run ``run_id`` changes, or after ``timeout_s``."""
+    def watch_run(self, run_id: str) -> asyncio.Future[None]:
+        """A future resolved by the next change of run ``run_id``; release it with :meth:`unwatch_run`.
+
+        Taken before reading the run, it also catches a change committed between that read and the wait
+        (on PostgreSQL another connection can commit in between).
+        """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._run_waiters.setdefault(run_id, set()).add(future)
+        return future
+
+    def unwatch_run(self, run_id: str, future: asyncio.Future[None]) -> None:
+        waiters = self._run_waiters.get(run_id)
+        if waiters is not None:
+            waiters.discard(future)
+            if not waiters:
+                self._run_waiters.pop(run_id, None)
+
+    async def wait_for_run(
+        self, run_id: str, timeout_s: float, watch: asyncio.Future[None] | None = None
+    ) -> None:
+        """Return when run ``run_id`` changes (or changed since ``watch`` was taken), or after ``timeout_s``.
+
+        The ``watch`` is released in any case.
+        """
+        future = watch if watch is not None else self.watch_run(run_id)
         try:
             await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
             pass
         finally:
-            waiters = self._run_waiters.get(run_id)
-            if waiters is not None:
-                waiters.discard(future)
-                if not waiters:
-                    self._run_waiters.pop(run_id, None)
+            self.unwatch_run(run_id, future)

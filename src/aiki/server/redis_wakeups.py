@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 from typing import Any
 
 from aiki.errors import ConfigurationError
@@ -24,10 +25,12 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: wait between reconnection attempts while Redis is unreachable (doubling up to the max)
 RETRY_MIN_S = 0.2
 RETRY_MAX_S = 5.0
-#: how long ``start`` waits for the subscription before returning anyway (the loop keeps trying)
+#: how long ``start`` waits for the first subscription attempt (the loop keeps trying after it)
 SUBSCRIBE_TIMEOUT_S = 5.0
 #: messages kept while Redis is slow; beyond this the oldest are dropped (polling covers them)
 MAX_QUEUED = 10_000
+#: how long ``stop`` waits for the loops to end
+STOP_TIMEOUT_S = 2.0
 
 
 def check_redis_url(url: object) -> str:
@@ -59,13 +62,15 @@ class RedisWakeups:
         self._client: Any = None
         self._queue: list[tuple[str, str]] = []
         self._queued = asyncio.Event()
-        self._subscribed = asyncio.Event()
+        #: set once the first subscription attempt has succeeded or failed
+        self._first_attempt = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._reachable = True
 
     async def start(self) -> None:
-        """Connect and subscribe (idempotent); returns once subscribed, or after a few seconds if Redis is
-        unreachable (a warning is logged and the connection keeps being retried in the background)."""
+        """Connect and subscribe (idempotent). If Redis is unreachable, a warning is logged, the server goes
+        on without it, and the connection keeps being retried in the background."""
         if self._tasks:
             return
         import redis.asyncio
@@ -76,23 +81,26 @@ class RedisWakeups:
         self._client = redis.asyncio.Redis.from_url(
             self.url, decode_responses=True, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
         )
-        self._subscribed = asyncio.Event()
+        self._first_attempt = asyncio.Event()
+        self._stopping = False
         self._tasks = [
             asyncio.create_task(self._subscribe_loop(), name="aiki-redis-subscriber"),
             asyncio.create_task(self._publish_loop(), name="aiki-redis-publisher"),
         ]
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
-                await self._subscribed.wait()
+                await self._first_attempt.wait()
 
     async def stop(self) -> None:
         """Stop both loops and close the connections."""
         tasks, self._tasks = self._tasks, []
+        # The loops also check this flag: the redis client may swallow a cancellation in flight.
+        self._stopping = True
+        self._queued.set()
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
         if self._client is not None:
             client, self._client = self._client, None
             with contextlib.suppress(Exception):
@@ -118,9 +126,11 @@ class RedisWakeups:
 
     async def _publish_loop(self) -> None:
         retry_s = RETRY_MIN_S
-        while True:
+        while not self._stopping:
             await self._queued.wait()
             self._queued.clear()
+            if self._stopping:
+                return
             batch, self._queue = list(dict.fromkeys(self._queue)), []
             try:
                 async with self._client.pipeline(transaction=False) as pipe:
@@ -133,18 +143,19 @@ class RedisWakeups:
                 await asyncio.sleep(retry_s)
                 retry_s = min(retry_s * 2, RETRY_MAX_S)
                 continue
+            self._set_reachable(True, None)
             retry_s = RETRY_MIN_S
 
     async def _subscribe_loop(self) -> None:
         retry_s = RETRY_MIN_S
-        while True:
+        while not self._stopping:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.work_channel, self.deadline_channel, self.run_channel)
                 self._set_reachable(True, None)
-                self._subscribed.set()
+                self._first_attempt.set()
                 retry_s = RETRY_MIN_S
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self._dispatch(str(message["channel"]), str(message["data"]))
@@ -152,6 +163,7 @@ class RedisWakeups:
                 raise
             except Exception as error:
                 self._set_reachable(False, error)
+                self._first_attempt.set()
                 await asyncio.sleep(retry_s)
                 retry_s = min(retry_s * 2, RETRY_MAX_S)
             finally:
@@ -176,11 +188,16 @@ class RedisWakeups:
             return
         self._reachable = reachable
         if reachable:
-            logger.info("aiki: Redis at %s is reachable again; wake-ups go through it", self.url)
+            logger.info("aiki: Redis at %s is reachable again; wake-ups go through it", _redact(self.url))
         else:
             logger.warning(
                 "aiki: Redis at %s is unreachable (%s); wake-ups fall back to database notifications and "
                 "polling until it is back",
-                self.url,
+                _redact(self.url),
                 error,
             )
+
+
+def _redact(url: str) -> str:
+    """``url`` without its password."""
+    return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", url)

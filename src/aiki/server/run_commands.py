@@ -259,9 +259,14 @@ class RunCommands:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0, timeout_ms) / 1000
         poll_s = self.core.settings.poll_interval_ms / 1000
+        notifier = self.core.notifier
         while True:
-            run = await self.get(namespace, run_id)
-            remaining_s = deadline - loop.time()
-            if run.revision != known_revision or remaining_s <= 0:
-                return run
-            await self.core.notifier.wait_for_run(run_id, min(poll_s, remaining_s))
+            watch = notifier.watch_run(run_id)
+            try:
+                run = await self.get(namespace, run_id)
+                remaining_s = deadline - loop.time()
+                if run.revision != known_revision or remaining_s <= 0:
+                    return run
+                await notifier.wait_for_run(run_id, min(poll_s, remaining_s), watch)
+            finally:
+                notifier.unwatch_run(run_id, watch)

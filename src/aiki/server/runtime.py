@@ -104,6 +104,12 @@ class Runtime:
                     deadlines.append(due)
         return min(deadlines) if deadlines else None
 
+    async def _sleep_until(self, target_ms: int) -> None:
+        """Sleep until ``target_ms``, measured when the sleep starts: the clock may move between planning the
+        sleep and its task's first step, and a duration computed earlier would overshoot by that much."""
+        clock = self.core.clock
+        await clock.sleep_ms(target_ms - clock.now_ms())
+
     async def _loop(self) -> None:
         clock = self.core.clock
         poll_ms = self.core.settings.poll_interval_ms
@@ -121,7 +127,7 @@ class Runtime:
             target = now_ms + poll_ms if due is None else min(due, now_ms + poll_ms)
             self._sleeping_until = target
             if target > now_ms and not self._wake.is_set():
-                sleeper = asyncio.ensure_future(clock.sleep_ms(target - now_ms))
+                sleeper = asyncio.ensure_future(self._sleep_until(target))
                 waker = asyncio.ensure_future(self._wake.wait())
                 try:
                     await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)

@@ -38,6 +38,8 @@ LISTENER_RETRY_MIN_S = 0.1
 LISTENER_RETRY_MAX_S = 5.0
 #: how long ``listen`` waits for its ``LISTEN`` to be in place before returning anyway (polling covers it)
 LISTEN_READY_TIMEOUT_S = 5.0
+#: how long ``close`` waits for the listener to end
+LISTENER_STOP_TIMEOUT_S = 2.0
 
 Callback = Callable[[str], Awaitable[None] | None]
 RawConnection = psycopg.AsyncConnection[DictRow]
@@ -171,7 +173,7 @@ class PostgresDatabase:
             raise self._unreachable(error) from error
         async with raw:
             async with raw.transaction():
-                pass
+                await raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
                 applied = await migrate(PostgresConnection(raw), int(time.time() * 1000))
             if applied:
                 logger.info("aiki: applied migrations %s to %s", ", ".join(applied), redact(self.url))
@@ -234,8 +236,10 @@ class _Listener:
         self._callbacks: dict[str, list[Callback]] = {}
         self._listening: set[str] = set()
         self._channels_changed = asyncio.Event()
-        self._synced = asyncio.Event()
+        #: notified whenever ``_listening`` grows
+        self._synced = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def add(self, channel: str, callback: Callback) -> None:
         known = channel in self._callbacks
@@ -244,25 +248,23 @@ class _Listener:
             self._task = asyncio.create_task(self._run(), name="aiki-postgres-listener")
         if known:
             return
-        self._synced.clear()
         self._channels_changed.set()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(LISTEN_READY_TIMEOUT_S):
-                while channel not in self._listening:
-                    await self._synced.wait()
-                    self._synced.clear()
+            async with asyncio.timeout(LISTEN_READY_TIMEOUT_S), self._synced:
+                await self._synced.wait_for(lambda: channel in self._listening)
 
     async def stop(self) -> None:
         if self._task is not None:
             task, self._task = self._task, None
+            # The loop also checks this flag, in case a driver call swallows the cancellation.
+            self._stopping = True
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait([task], timeout=LISTENER_STOP_TIMEOUT_S)
 
     async def _run(self) -> None:
         retry_s = LISTENER_RETRY_MIN_S
         lost = False
-        while True:
+        while not self._stopping:
             try:
                 raw = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
             except psycopg.OperationalError as error:
@@ -294,13 +296,14 @@ class _Listener:
 
     async def _serve(self, raw: psycopg.AsyncConnection[Any]) -> None:
         """LISTEN on every channel, then dispatch; re-LISTENs when ``add`` brings a new channel."""
-        while True:
+        while not self._stopping:
             self._channels_changed.clear()
             for channel in list(self._callbacks):
                 if channel not in self._listening:
                     await raw.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self._listening.add(channel)
-            self._synced.set()
+            async with self._synced:
+                self._synced.notify_all()
             reader = asyncio.create_task(self._dispatch(raw))
             changed = asyncio.create_task(self._channels_changed.wait())
             try:

@@ -1,0 +1,303 @@
+"""API keys and namespaces: keys are stored hashed; once one exists every request needs one; a key's
+namespace scopes everything it does, and another namespace's runs are invisible (404) and untouchable."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from aiki import (
+    Client,
+    InvalidOptionError,
+    NotFoundError,
+    RevisionConflictError,
+    RunStatus,
+    Server,
+    UnauthorizedError,
+    database,
+    server,
+    worker,
+    workflow,
+)
+from aiki.contract import ClaimRequest, RunOutcome, TaskWrite
+from aiki.errors import ForbiddenError
+from aiki.server.api_keys import create_key, list_keys, revoke_key
+from tests.transport_support import http_client, raw_http
+
+shared = workflow(name="shared")
+
+
+@shared.v("1.0.0")
+async def shared_v1(run: Any, input: Any) -> Any:
+    return {"echo": input}
+
+
+@pytest.fixture
+async def srv(db_url: str) -> AsyncIterator[Server]:
+    instance = server(db=database(db_url), opts={"poll_interval_ms": 200})
+    await instance.runtime.start()
+    yield instance
+    await instance.close()
+
+
+@pytest.fixture
+async def clients(srv: Server) -> AsyncIterator[dict[str, Client]]:
+    """Clients of namespaces ``acme`` and ``globex``, each with its own key."""
+    made: dict[str, Client] = {}
+    for namespace in ("acme", "globex"):
+        _key_id, secret = await create_key(srv, namespace, f"{namespace} app")
+        made[namespace] = http_client(srv, api_key=secret)
+    yield made
+    for each in made.values():
+        await each.close()
+
+
+def claim_request(wait_ms: int = 0) -> ClaimRequest:
+    return ClaimRequest(
+        worker_id="w", workflows=[("shared", "1.0.0")], shards=None, limit=10, wait_ms=wait_ms
+    )
+
+
+# Managing keys
+
+
+async def test_a_created_key_is_stored_only_as_the_hash_of_its_secret(srv: Server) -> None:
+    key_id, secret = await create_key(srv, "acme", "billing workers")
+
+    assert secret.startswith(f"aiki_{key_id}_") and len(secret) > len(key_id) + 40
+    async with srv.core.read() as connection:
+        row = await connection.fetch_one("SELECT * FROM api_keys WHERE id = ?", (key_id,))
+    assert row is not None
+    assert row["key_hash"] == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in {str(value) for value in row.values()}
+
+
+async def test_list_keys_shows_names_and_namespaces_and_filters_by_namespace(srv: Server) -> None:
+    acme_id, _ = await create_key(srv, "acme", "workers")
+    globex_id, _ = await create_key(srv, "globex", "dashboard")
+
+    everything = await list_keys(srv)
+    only_acme = await list_keys(srv, "acme")
+
+    assert {(key.id, key.namespace, key.name) for key in everything} == {
+        (acme_id, "acme", "workers"),
+        (globex_id, "globex", "dashboard"),
+    }
+    assert [key.id for key in only_acme] == [acme_id]
+    assert not any(key.revoked for key in everything)
+
+
+async def test_revoking_a_key_marks_it_and_revoking_again_keeps_the_first_time(srv: Server) -> None:
+    key_id, _ = await create_key(srv, "acme", "workers")
+
+    revoked = await revoke_key(srv, key_id)
+    again = await revoke_key(srv, key_id)
+
+    assert revoked.revoked and revoked.revoked_at_ms is not None
+    assert again.revoked_at_ms == revoked.revoked_at_ms
+    assert (await list_keys(srv))[0].revoked
+
+
+async def test_revoking_an_unknown_key_raises_not_found(srv: Server) -> None:
+    with pytest.raises(NotFoundError, match="No API key 'nope'"):
+        await revoke_key(srv, "nope")
+
+
+@pytest.mark.parametrize("namespace", ["", "has space", "-leading-dash", "x" * 101, "naïve"])
+async def test_a_key_for_an_invalid_namespace_is_refused(srv: Server, namespace: str) -> None:
+    with pytest.raises(InvalidOptionError, match="is not valid"):
+        await create_key(srv, namespace, "app")
+
+
+async def test_a_key_without_a_name_is_refused(srv: Server) -> None:
+    with pytest.raises(InvalidOptionError, match="needs a name"):
+        await create_key(srv, "acme", "  ")
+
+
+# Authentication
+
+
+async def test_without_any_key_requests_need_none_and_work_in_the_default_namespace(srv: Server) -> None:
+    anonymous = http_client(srv)
+    try:
+        handle = await shared_v1.start(anonymous, 1)
+        assert handle.run.namespace == "default"
+        assert anonymous.namespace == "default"
+    finally:
+        await anonymous.close()
+
+
+async def test_once_a_key_exists_a_request_without_one_is_unauthorized(srv: Server) -> None:
+    await create_key(srv, "acme", "app")
+    anonymous = http_client(srv)
+    try:
+        with pytest.raises(UnauthorizedError, match="requires an API key") as raised:
+            await anonymous.list_runs()
+        assert type(raised.value) is UnauthorizedError
+    finally:
+        await anonymous.close()
+
+
+async def test_an_unknown_key_is_unauthorized_with_a_401(srv: Server) -> None:
+    await create_key(srv, "acme", "app")
+    async with raw_http(srv, {"authorization": "Bearer aiki_made_up"}) as caller:
+        response = await caller.get("/api/v1/runs")
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "UnauthorizedError"
+
+
+async def test_an_authorization_header_that_is_not_bearer_is_unauthorized(srv: Server) -> None:
+    async with raw_http(srv, {"authorization": "Basic dXNlcjpwYXNz"}) as caller:
+        response = await caller.get("/api/v1/runs")
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["error"]["message"]
+
+
+async def test_a_revoked_key_is_forbidden_with_a_403(srv: Server) -> None:
+    await create_key(srv, "acme", "still valid")
+    key_id, secret = await create_key(srv, "acme", "leaked")
+    await revoke_key(srv, key_id)
+    revoked = http_client(srv, api_key=secret)
+    try:
+        with pytest.raises(ForbiddenError, match="was revoked"):
+            await revoked.list_runs()
+    finally:
+        await revoked.close()
+
+
+async def test_healthz_needs_no_key(srv: Server) -> None:
+    await create_key(srv, "acme", "app")
+    async with raw_http(srv) as caller:
+        assert (await caller.get("/healthz")).status_code == 200
+        assert (await caller.get("/api/v1/openapi.json")).status_code == 401
+
+
+async def test_when_every_key_is_revoked_the_server_is_open_again(srv: Server) -> None:
+    key_id, _ = await create_key(srv, "acme", "app")
+    await revoke_key(srv, key_id)
+    anonymous = http_client(srv)
+    try:
+        assert await anonymous.list_runs() == []
+    finally:
+        await anonymous.close()
+
+
+async def test_a_key_naming_another_namespace_is_forbidden(srv: Server) -> None:
+    _key_id, secret = await create_key(srv, "acme", "app")
+    confused = http_client(srv, api_key=secret, namespace="globex")
+    try:
+        with pytest.raises(ForbiddenError, match="belongs to namespace 'acme'"):
+            await confused.list_runs()
+    finally:
+        await confused.close()
+
+
+async def test_a_key_works_in_its_own_namespace_which_the_client_learns(
+    srv: Server, clients: dict[str, Client]
+) -> None:
+    acme = clients["acme"]
+    handle = await shared_v1.start(acme, 1)
+
+    assert handle.run.namespace == "acme"
+    assert acme.namespace == "acme"
+    assert [run.id for run in await srv.runs.list("acme")] == [handle.id]
+    assert await srv.runs.list("default") == []
+
+
+# Isolation between namespaces
+
+
+async def test_another_namespace_cannot_read_a_run(clients: dict[str, Client]) -> None:
+    handle = await shared_v1.start(clients["acme"], 1)
+    globex = clients["globex"].transport
+
+    with pytest.raises(NotFoundError):
+        await globex.get_run(handle.id)
+    with pytest.raises(NotFoundError):
+        await globex.get_history(handle.id)
+    with pytest.raises(NotFoundError):
+        await globex.get_timeline(handle.id)
+    with pytest.raises(NotFoundError):
+        await globex.wait_for_change(handle.id, -1, 0)
+    assert await globex.list_runs() == []
+
+
+async def test_another_namespace_cannot_steer_a_run_or_send_it_events(clients: dict[str, Client]) -> None:
+    handle = await shared_v1.start(clients["acme"], 1)
+    globex = clients["globex"].transport
+
+    for operation in (globex.pause_run, globex.resume_run, globex.awake_run):
+        with pytest.raises(NotFoundError):
+            await operation(handle.id)
+    with pytest.raises(NotFoundError):
+        await globex.cancel_run(handle.id, "hostile")
+    with pytest.raises(NotFoundError):
+        await globex.send_event(handle.id, "anything", {"x": 1}, None)
+
+    untouched = await clients["acme"].get_run(handle.id)
+    assert untouched.revision == 0 and untouched.status is RunStatus.QUEUED
+    assert (await clients["acme"].transport.get_history(handle.id)).events == []
+
+
+async def test_another_namespace_cannot_claim_or_write_to_a_run(clients: dict[str, Client]) -> None:
+    acme = clients["acme"].transport
+    globex = clients["globex"].transport
+    handle = await shared_v1.start(clients["acme"], 1)
+
+    assert await globex.claim(claim_request()) == []
+    (claimed,) = await acme.claim(claim_request())
+    token = claimed.claim_token
+    with pytest.raises(RevisionConflictError):
+        await globex.record_task(
+            TaskWrite(
+                run_id=handle.id,
+                claim_token=token,
+                name="t",
+                address="t:1",
+                occurrence=0,
+                status="completed",
+                attempts=1,
+            )
+        )
+    with pytest.raises(RevisionConflictError):
+        await globex.finish(RunOutcome(run_id=handle.id, claim_token=token, expected_revision=1, kind="fail"))
+    await globex.release(handle.id, token)
+
+    still_claimed = await acme.get_run(handle.id)
+    assert still_claimed.status is RunStatus.RUNNING and still_claimed.revision == claimed.run.revision
+    assert (await acme.get_history(handle.id)).tasks == []
+
+
+async def test_the_same_reference_id_in_two_namespaces_names_two_runs(clients: dict[str, Client]) -> None:
+    starter = shared_v1.with_().opt("reference.id", "order-1")
+
+    in_acme = await starter.start(clients["acme"], {"n": 1})
+    in_globex = await starter.start(clients["globex"], {"n": 2})
+
+    assert in_acme.id != in_globex.id
+    assert (in_acme.run.namespace, in_globex.run.namespace) == ("acme", "globex")
+
+
+async def test_a_worker_runs_only_the_runs_of_its_keys_namespace(clients: dict[str, Client]) -> None:
+    acme_run = await shared_v1.start(clients["acme"], "a")
+    globex_worker = await worker(workflows=[shared_v1], opts={"poll_interval_ms": 200}).start(
+        clients["globex"]
+    )
+    acme_worker = await worker(workflows=[shared_v1], opts={"poll_interval_ms": 200}).start(clients["acme"])
+    try:
+        result = await acme_run.wait_for_status("completed", timeout={"seconds": 15})
+        globex_run = await shared_v1.start(clients["globex"], "g")
+        globex_result = await globex_run.wait_for_status("completed", timeout={"seconds": 15})
+    finally:
+        await acme_worker.stop()
+        await globex_worker.stop()
+
+    assert result.success and result.state is not None and result.state.output == {"echo": "a"}
+    assert globex_result.success
+    acme_claims = [
+        t for t in await clients["acme"].transport.get_timeline(acme_run.id) if t.to_status == "running"
+    ]
+    assert len(acme_claims) == 1
