@@ -7,12 +7,13 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from aiki.cli.connect import add_connection_arguments
 from aiki.errors import AikiError
 
-Command = Callable[[argparse.Namespace], Awaitable[int]]
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def build_parser() -> argparse.ArgumentParser:
