@@ -7,7 +7,7 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 import pytest
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field
 
 from aiki import NotFoundError, RunStatus, SchemaValidationError, event, workflow
 from tests.conftest import Env
@@ -225,7 +225,7 @@ Decision = Annotated[Approved | Rejected, Field(discriminator="kind")]
 review = workflow(name="review")
 
 
-@review.v("1.0.0", events={"decision": event(schema=TypeAdapter(Decision))})
+@review.v("1.0.0", events={"decision": event(schema=Decision)})
 async def review_v1(run: Any, input: Any) -> str:
     """Wait for whichever of "approved" or "rejected" comes first (OR).
 

@@ -259,13 +259,13 @@ long_run: WorkflowVersion = workflow(name="long-run").v("1.0.0", handler=_long_r
 
 
 async def test_a_worker_that_refreshes_its_claim_keeps_its_run_past_the_claim_timeout(db_url: str) -> None:
-    srv = server(db=database(db_url), opts={"claim_timeout_ms": 300, "poll_interval_ms": 50})
+    srv = server(db=database(db_url), opts={"claim_timeout_ms": 800, "poll_interval_ms": 50})
     runtime = await srv.runtime.start()
     c = client(server=srv)
-    options = {"claim_refresh_interval_ms": 60, "poll_interval_ms": 50}
+    options = {"claim_refresh_interval_ms": 100, "poll_interval_ms": 50}
     busy = await worker(workflows=[long_run], opts=options).start(c)
     try:
-        handle = await long_run.start(c, 1_000)
+        handle = await long_run.start(c, 2_000)
         result = await handle.wait_for_status("completed", timeout={"seconds": 15})
         timeline = [(step.to_status, step.reason) for step in await c.transport.get_timeline(handle.id)]
     finally:

@@ -359,6 +359,28 @@ TYPED_BODIES: dict[str, list[dict[str, Any]]] = {
     ],
     "/api/v1/worker/release": [{}, {"run_id": 1, "claim_token": "t"}, {"run_id": "{id}"}],
     "/api/v1/ext/echo/op": [],
+    "/api/v1/ext/schedules/activate": [
+        {"workflow_name": 1},
+        {
+            "workflow_name": "w",
+            "version_id": "1",
+            "timing": "x",
+            "overlap_policy": "skip",
+            "input": None,
+            "run_options": {},
+        },
+        {
+            "workflow_name": "w",
+            "version_id": "1",
+            "timing": {"type": "interval", "every_ms": -1},
+            "overlap_policy": "nah",
+            "input": None,
+            "run_options": [],
+        },
+    ],
+    "/api/v1/ext/schedules/get": [{"id": 5}, {"id": None}, {"id": "\u0000"}],
+    "/api/v1/ext/schedules/list": [{"limit": "x"}, {"limit": 2**80}, {"status": 3}, {"before_id": {}}],
+    "/api/v1/ext/schedules/no-such-operation": [{}],
 }
 
 BAD_GETS = [

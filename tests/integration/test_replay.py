@@ -140,6 +140,37 @@ async def test_renaming_a_task_fails_the_run_with_non_determinism(env: Env) -> N
     assert executions["a-renamed"] == 0
 
 
+async def test_taking_another_branch_fails_the_run_with_non_determinism_naming_the_old_tasks(
+    env: Env,
+) -> None:
+    async def other_branch(run: Any) -> list[str]:
+        return [await c.start(run, 3)]
+
+    state = await _redeploy(env, other_branch)
+
+    _assert_non_determinism(state, task_address("c", 3))
+    assert executions["c"] == 0
+
+
+async def test_adding_an_event_wait_before_the_recorded_tasks_is_safe(env: Env) -> None:
+    async def waits_first(run: Any) -> list[str]:
+        await run.events.go.wait()  # takes the first event; the deployment's final wait needs a second
+        return [await a.start(run, 1), await b.start(run, 2)]
+
+    first = await env.start_worker(_deployment(_original))
+    handle = await _deployment(_original).start(env.client, None)
+    await until(handle, RunStatus.AWAITING_EVENT)
+    await first.stop()
+    await env.start_worker(_deployment(waits_first))
+    await handle.events.go.send()
+    await until(handle, RunStatus.AWAITING_EVENT)  # the redeployed handler's second wait
+    await handle.events.go.send()
+
+    result = await handle.wait_for_status("completed", timeout={"seconds": 15})
+    assert result.state is not None and result.state.output == ["a(1)", "b(2)"]
+    assert executions == Counter({"a": 1, "b": 1})
+
+
 async def test_non_determinism_is_not_retried_even_with_a_retry_policy(env: Env) -> None:
     first = await env.start_worker(_deployment(_original))
     handle = (

@@ -176,6 +176,42 @@ async def test_a_sleep_made_longer_in_code_while_the_run_sleeps_sleeps_only_the_
     ]
 
 
+async def test_a_sleep_made_longer_in_code_is_not_slept_again_when_the_run_already_slept_that_long(
+    fake_env: Env,
+) -> None:
+    assert fake_env.clock is not None
+    first_deploy = workflow(name="paused-nap")
+
+    @first_deploy.v("1.0.0")
+    async def paused_nap_before(run: Any, input: Any) -> str:
+        await run.sleep("nap", {"seconds": 10})
+        return "before"
+
+    old_worker = await fake_env.start_worker(paused_nap_before)
+    handle = await paused_nap_before.start(fake_env.client)
+    await until(handle, RunStatus.SLEEPING)
+    await old_worker.stop()
+    # Paused for a minute, the run wakes on resume having slept 60 s rather than the 10 s it asked for.
+    await handle.pause()
+    fake_env.clock.advance(60_000)
+    await handle.resume()
+    assert await fake_env.server.runtime.tick() == 1
+
+    second_deploy = workflow(name="paused-nap")
+
+    @second_deploy.v("1.0.0")
+    async def paused_nap_after(run: Any, input: Any) -> str:
+        await run.sleep("nap", {"seconds": 30})
+        return "after"
+
+    await fake_env.start_worker(paused_nap_after)
+
+    result = await handle.wait_for_status("completed", timeout={"seconds": 15})
+    assert result.state is not None and result.state.output == "after"
+    statuses = [step.to_status for step in await fake_env.client.transport.get_timeline(handle.id)]
+    assert statuses.count("sleeping") == 2  # the first sleep, and its restoration on resume
+
+
 @pytest.mark.parametrize(
     ("duration", "complaint"),
     [

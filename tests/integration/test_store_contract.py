@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from aiki import (
+    AikiError,
     FakeClock,
+    NotFoundError,
     RevisionConflictError,
     RunStatus,
     Server,
@@ -28,6 +30,7 @@ from aiki import (
     workflow,
 )
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
+from aiki.errors import InvalidRequestError
 from aiki.store.database import Connection, Database
 from aiki.store.migrations import migrate, migration_files
 from tests.conftest import BACKENDS, Env
@@ -243,6 +246,15 @@ if "postgres" in BACKENDS and "sqlite" in BACKENDS:
         sqlite_schema, postgres_schema = schemas
         assert postgres_schema["tables"] == sqlite_schema["tables"]
         assert postgres_schema["indexes"] == sqlite_schema["indexes"]
+
+
+async def test_an_id_with_a_nul_character_is_a_clear_error_rather_than_a_driver_error(
+    servers: list[Server],
+) -> None:
+    with pytest.raises(AikiError) as raised:
+        await servers[0].runs.get(NAMESPACE, "run\x00id")
+
+    assert isinstance(raised.value, NotFoundError | InvalidRequestError)
 
 
 async def claim_everything(srv: Server, worker_id: str) -> list[str]:

@@ -289,3 +289,24 @@ async def test_a_workflow_retry_reruns_a_discarded_entry_under_its_old_occurrenc
         (0, "completed"),
         (1, "completed"),
     ]
+
+
+async def test_a_long_jittered_delay_is_recorded_as_whole_milliseconds_within_its_range(
+    fake_env: Env,
+) -> None:
+    assert fake_env.clock is not None
+    retry = {"type": "jittered", "max_attempts": 2, "base_delay_ms": 5_001, "jitter_factor": 0.5}
+    charge = _flaky("charge-jitter", failures=1, retry=retry)
+    version = _workflow_of(charge)
+    await fake_env.start_worker(version)
+    handle = await version.start(fake_env.client, None)
+
+    parked = await until(handle, RunStatus.AWAITING_RETRY)
+
+    assert parked.state.next_attempt_at_ms is not None
+    delay_ms = parked.state.next_attempt_at_ms - fake_env.clock.now_ms()
+    assert isinstance(delay_ms, int) and 2_500 <= delay_ms <= 5_001
+    fake_env.clock.advance(delay_ms)
+    assert await fake_env.server.runtime.tick() == 1
+    result = await handle.wait_for_status("completed", timeout={"seconds": 15})
+    assert result.state is not None and result.state.output == 2

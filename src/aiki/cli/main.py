@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_connection_arguments(work)
     work.add_argument("--concurrency", type=int, default=10, help="max concurrent workflow runs")
     work.add_argument("--shard", action="append", help="claim runs of this shard (repeatable)")
+    work.add_argument("--claim-refresh-interval-ms", type=int, default=None, help="refresh claims this often")
+    work.add_argument("--poll-interval-ms", type=int, default=None, help="longest wait of one claim request")
 
     migrate = commands.add_parser("migrate", help="create or migrate the database schema")
     migrate.add_argument("--db", default=os.environ.get("AIKI_DB"), help="database URL (env AIKI_DB)")

@@ -80,6 +80,9 @@ async def run_worker(arguments: argparse.Namespace) -> int:
     opts: dict[str, Any] = {"max_concurrent_workflow_runs": arguments.concurrency}
     if arguments.shard:
         opts["shards"] = arguments.shard
+    for option in ("claim_refresh_interval_ms", "poll_interval_ms"):
+        if getattr(arguments, option) is not None:
+            opts[option] = getattr(arguments, option)
     running_worker = worker(workflows=versions, opts=opts)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,10 +12,12 @@ Charge(amount=12)
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
 from aiki.errors import ConfigurationError, SchemaValidationError
 
@@ -67,7 +69,8 @@ def make_validator(spec: object, what: str) -> Validator:
     """Turn a schema into a validator, trying in this order:
 
     1. a pydantic model class (``model_validate``);
-    2. a pydantic ``TypeAdapter`` (``validate_python``);
+    2. a pydantic ``TypeAdapter`` (``validate_python``), or a type form such as ``A | B`` or
+       ``Annotated[A | B, Field(discriminator="kind")]``, wrapped in one;
     3. an object with a ``parse`` method;
     4. an object with a ``model_validate`` method;
     5. a plain callable, called with the value.
@@ -109,6 +112,12 @@ def _find_check(spec: object) -> Callable[[object], object] | None:
         return spec.model_validate
     if isinstance(spec, TypeAdapter):
         return spec.validate_python
+    if isinstance(spec, types.UnionType) or typing.get_origin(spec) is not None:
+        # A type form (``A | B``, ``Annotated[...]``, ``list[Item]``) is callable but validates nothing.
+        try:
+            return TypeAdapter(spec).validate_python
+        except PydanticSchemaGenerationError as error:
+            raise ConfigurationError(f"pydantic cannot validate the type {spec!r}: {error}") from error
     for method_name in ("parse", "model_validate"):
         method: object = getattr(spec, method_name, None)
         if callable(method):

@@ -37,7 +37,13 @@ class EventWaiter:
         self.name = name
 
     async def wait(self, timeout: Duration | None = None) -> EventResult:
-        """Return the next event of this name (delivered before or after this call), or time out."""
+        """Return the next event of this name (delivered before or after this call), or time out.
+
+        Several waits in ``asyncio.gather`` wait for all of them (AND). To continue on whichever of several
+        kinds of event comes first (OR), declare one event whose schema is a discriminated union, e.g.
+        ``event(schema=Annotated[Approved | Rejected, Field(discriminator="kind")])``, and branch on the
+        alternative received: a run waits on one event name at a time.
+        """
         execution = self._execution
         execution.check_open()
         timeout_ms = None
@@ -127,7 +133,9 @@ class WorkflowRunContext:
             entry = entries[index]
             if entry.status == "cancelled":
                 return SleepResult(cancelled=True)
-            if entry.status == "completed" and duration_ms <= entry.duration_ms:
+            # Satisfied by what was asked or by what was slept (a wake-up delayed by a pause sleeps longer).
+            slept_ms = (entry.ended_at_ms or entry.started_at_ms) - entry.started_at_ms
+            if entry.status == "completed" and duration_ms <= max(entry.duration_ms, slept_ms):
                 return SleepResult(cancelled=False)
         execution.closing = True
         raise Suspend(kind="sleep", name=name, index=index, duration_ms=duration_ms)

@@ -51,6 +51,7 @@ class Runtime:
         self._wake = asyncio.Event()
         self._sleeping_until: int | None = None
         self._unsubscribe = None
+        self._stopping = False
 
     def add_source(self, source: TimerSource) -> None:
         self.sources.append(source)
@@ -60,12 +61,17 @@ class Runtime:
         if self._task is None or self._task.done():
             await self.core.ensure_open()
             self._wake = asyncio.Event()
+            self._stopping = False
             self._unsubscribe = self.core.notifier.on_deadline(self._on_deadline)  # type: ignore[assignment]
             self._task = asyncio.create_task(self._loop(), name="aiki-runtime")
         return self
 
     async def stop(self) -> None:
         if self._task is not None:
+            # The loop also checks this flag: a database driver may swallow the cancellation mid-statement
+            # (psycopg does), and the loop would then go on to wait again with its cancellation spent.
+            self._stopping = True
+            self._wake.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -113,7 +119,7 @@ class Runtime:
     async def _loop(self) -> None:
         clock = self.core.clock
         poll_ms = self.core.settings.poll_interval_ms
-        while True:
+        while not self._stopping:
             try:
                 self._wake.clear()
                 await self.tick()

@@ -22,10 +22,11 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from aiki.errors import ConfigurationError
+from aiki.errors import ConfigurationError, InvalidRequestError
 from aiki.store.database import Connection, Dialect, Row
 from aiki.store.migrations import migrate
 
@@ -95,16 +96,24 @@ class PostgresConnection:
         self.pending_notifications: list[tuple[str, str]] = []
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self._raw.execute(to_psycopg(sql), tuple(params))
-        return cursor.rowcount
+        return (await self._run(sql, params)).rowcount
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        cursor = await self._raw.execute(to_psycopg(sql), tuple(params))
-        return await cursor.fetchone()
+        return await (await self._run(sql, params)).fetchone()
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        cursor = await self._raw.execute(to_psycopg(sql), tuple(params))
-        return await cursor.fetchall()
+        return await (await self._run(sql, params)).fetchall()
+
+    async def _run(self, sql: str, params: Sequence[Any]) -> psycopg.AsyncCursor[DictRow]:
+        try:
+            return await self._raw.execute(to_psycopg(sql), tuple(params))
+        except psycopg.DataError as error:
+            # SQLite stores a NUL character; PostgreSQL text cannot hold one, and psycopg refuses to send it.
+            if "NUL" in str(error):
+                raise InvalidRequestError(
+                    "a text value (an id, name or reference) contains a NUL character, which cannot be stored"
+                ) from error
+            raise
 
     async def flush_notifications(self) -> None:
         """Queue every pending notification in this transaction (PostgreSQL delivers them on commit)."""
@@ -198,17 +207,40 @@ class PostgresDatabase:
         return self._pool
 
     @asynccontextmanager
+    async def _pooled(self) -> AsyncIterator[RawConnection]:
+        """A connection of the pool, given back when the block ends (the pool resets it if need be)."""
+        pool = self._require_pool()
+        task = asyncio.current_task()
+        requested = task.cancelling() if task is not None else 0
+        raw = await pool.getconn()
+        try:
+            if task is not None and task.cancelling() > requested:
+                # Python 3.11's ``wait_for`` (inside the pool) swallows a cancellation that arrives just as a
+                # connection is handed over; deliver it, or a task being stopped would go on running.
+                raise asyncio.CancelledError()
+            yield raw
+        finally:
+            await pool.putconn(raw)
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._require_pool().connection() as raw, raw.transaction():
+        async with self._pooled() as raw, raw.transaction():
             connection = PostgresConnection(raw)
             yield connection
             await connection.flush_notifications()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
-        async with self._require_pool().connection() as raw, raw.transaction():
-            await raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield PostgresConnection(raw)
+        async with self._pooled() as raw:
+            # One round trip opens the snapshot; a read-only transaction ends the same by rollback as by
+            # commit, and a connection left in a bad state is discarded by the pool.
+            await raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield PostgresConnection(raw)
+            finally:
+                if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+                    with contextlib.suppress(psycopg.Error):
+                        await raw.execute("ROLLBACK")
 
     async def listen(self, channel: str, callback: Callback) -> None:
         """Call ``callback(payload)`` for notifications that other processes send on ``channel``.
