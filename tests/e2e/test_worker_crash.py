@@ -61,8 +61,8 @@ def doomed_worker(db_url: str, markers: Path, tmp_path: Path) -> Iterator[subpro
 
 
 def _reached(path: Path, process: subprocess.Popen[bytes], log: Path, timed_out: bool) -> bool:
-    """Whether the worker process has reached a task (it writes the task's marker file first)."""
-    if path.exists():
+    """Whether the worker process has reached a task (it writes a line to the task's marker file first)."""
+    if path.exists() and path.read_text().strip():  # the file exists a moment before its line
         return True
     if process.poll() is not None or timed_out:
         raise AssertionError(f"the worker process never reached {path.name}:\n{log.read_text()}")

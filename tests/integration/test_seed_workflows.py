@@ -354,13 +354,13 @@ async def test_a_handle_got_again_by_id_returns_at_once_for_a_finished_run(env: 
 
 # --- "Controlling Workflow Execution": pause, resume, cancel ------------------------------------------------
 
-gate_tasks: list[str] = []
+steps_run: list[str] = []
 controlled = workflow(name="controlled")
 
 
 @task(name="step")
 async def step(number: int) -> int:
-    gate_tasks.append(f"step {number}")
+    steps_run.append(f"step {number}")
     return number
 
 
@@ -374,7 +374,7 @@ async def controlled_v1(run: Any, input: Any) -> list[int]:
 
 async def test_a_paused_run_does_not_wake_and_resume_puts_it_back_where_it_was(fake_env: Env) -> None:
     assert fake_env.clock is not None
-    gate_tasks.clear()
+    steps_run.clear()
     await fake_env.start_worker(controlled_v1)
     handle = await controlled_v1.start(fake_env.client, None)
     await until(handle, RunStatus.SLEEPING)
@@ -391,11 +391,11 @@ async def test_a_paused_run_does_not_wake_and_resume_puts_it_back_where_it_was(f
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == [1, 2]
-    assert gate_tasks == ["step 1", "step 2"]
+    assert steps_run == ["step 1", "step 2"]
 
 
 async def test_a_queued_run_paused_is_not_taken_until_resumed(env: Env) -> None:
-    gate_tasks.clear()
+    steps_run.clear()
     handle = await signup_v1.start(env.client, {"user_id": "1", "email": "a@b.c"})
     await handle.pause()
     control = await order_workflow_v1.start(env.client, {"order_id": "c", "amount": 1})
@@ -409,7 +409,7 @@ async def test_a_queued_run_paused_is_not_taken_until_resumed(env: Env) -> None:
 
 
 async def test_cancel_ends_the_run_with_the_reason_given(fake_env: Env) -> None:
-    gate_tasks.clear()
+    steps_run.clear()
     await fake_env.start_worker(controlled_v1)
     handle = await controlled_v1.start(fake_env.client, None)
     await until(handle, RunStatus.SLEEPING)
@@ -420,7 +420,7 @@ async def test_cancel_ends_the_run_with_the_reason_given(fake_env: Env) -> None:
     assert cancelled.state.reason == "User requested cancellation"
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert not result.success and result.cause == "cancelled"
-    assert gate_tasks == ["step 1"]
+    assert steps_run == ["step 1"]
 
 
 async def test_a_cancelled_run_cannot_be_resumed(env: Env) -> None:

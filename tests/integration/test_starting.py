@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aiki import RunStatus, workflow
+from aiki import RunStatus, task, workflow
+from aiki.execution.task_runner import task_address
 from tests.conftest import Env
 from tests.integration.run_watch import until
 
@@ -83,3 +84,37 @@ async def test_without_a_retry_option_the_run_keeps_the_version_retry(fake_env: 
 async def test_the_shard_option_is_stored_on_the_run(env: Env) -> None:
     handle = await greeter_v1.with_().opt("shard", "eu-west").start(env.client, "fay")
     assert (await handle.refresh()).shard == "eu-west"
+
+
+@task(name="no-input")
+def no_input() -> str:  # a plain def without parameters: called with nothing, in a thread
+    return "from a task without parameters"
+
+
+pinger = workflow(name="pinger")
+
+
+@pinger.v("1.0.0")
+async def pinger_v1() -> str:
+    return "pong"
+
+
+@pinger.v("2.0.0")
+async def pinger_v2(run: Any) -> str:
+    return str(await no_input.start(run))
+
+
+async def test_handlers_without_parameters_are_called_without_arguments(env: Env) -> None:
+    await env.start_worker(pinger_v1, pinger_v2)
+    first = await pinger_v1.start(env.client)
+    second = await pinger_v2.start(env.client)
+
+    pong = await first.wait_for_status("completed", timeout={"seconds": 15})
+    assert pong.state is not None and pong.state.output == "pong"
+    result = await second.wait_for_status("completed", timeout={"seconds": 15})
+    assert result.state is not None and result.state.output == "from a task without parameters"
+    assert first.run.input is None
+    history = await env.client.transport.get_history(second.id)
+    assert [(entry.name, entry.address) for entry in history.tasks] == [
+        ("no-input", task_address("no-input", None))
+    ]
