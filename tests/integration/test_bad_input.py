@@ -365,3 +365,11 @@ async def test_starting_with_a_server_instead_of_a_client_raises_a_clear_error(e
     with pytest.raises(ConfigurationError, match=r"client\(server=srv\)"):
         await shop_v1.get_handle(env.server, "some-id")  # type: ignore[arg-type]
     await _no_runs(env)
+
+
+async def test_start_as_child_outside_a_workflow_handler_raises_a_configuration_error() -> None:
+    from aiki import ConfigurationError, workflow
+
+    child_v1 = workflow(name="lonely-child").v("1.0.0", handler=lambda run, input: None)
+    with pytest.raises(ConfigurationError, match="only inside a workflow handler"):
+        await child_v1.start_as_child(None, {"x": 1})  # type: ignore[arg-type]

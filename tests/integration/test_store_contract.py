@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from aiki import (
     worker,
     workflow,
 )
-from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
+from aiki.contract import ClaimedRun, ClaimRequest, ParentLink, RunOutcome, StartRequest, TaskWrite
 from aiki.errors import InvalidRequestError
 from aiki.store.database import Connection, Database
 from aiki.store.migrations import migrate, migration_files
@@ -375,6 +376,42 @@ async def test_two_servers_fire_each_due_timer_exactly_once(
     for run in started:
         timeline = await servers_[0].runs.timeline(NAMESPACE, run.id)
         assert [step.reason for step in timeline] == ["new", "due"]
+
+
+async def test_a_parent_parking_on_a_child_that_completes_at_the_same_moment_is_woken(
+    servers: list[Server],
+) -> None:
+    parents = []
+    for _ in range(20):
+        await servers[0].runs.start(NAMESPACE, start_request())
+        parent = await claim_one(servers[0])
+        link = ParentLink(parent.run.id, parent.claim_token, "child#0", 0)
+        await servers[0].runs.start(NAMESPACE, replace(start_request(), parent=link))
+        child = await claim_one(servers[0])
+        park = RunOutcome(
+            run_id=parent.run.id,
+            claim_token=parent.claim_token,
+            expected_revision=parent.run.revision,
+            kind="child_wait",
+            child_run_id=child.run.id,
+            child_status="completed",
+            index=0,
+        )
+        done = RunOutcome(
+            run_id=child.run.id,
+            claim_token=child.claim_token,
+            expected_revision=child.run.revision,
+            kind="complete",
+            output="ok",
+        )
+        # Each side may commit before or after the other: either way the parent must not stay parked.
+        await asyncio.gather(
+            servers[0].workers.finish(NAMESPACE, park), servers[1].workers.finish(NAMESPACE, done)
+        )
+        parents.append(parent.run.id)
+
+    statuses = [(await servers[0].runs.get(NAMESPACE, run_id)).status for run_id in parents]
+    assert statuses == [RunStatus.QUEUED] * len(parents)
 
 
 async def wait_until(condition: Callable[[], bool | Awaitable[bool]], what: str) -> None:

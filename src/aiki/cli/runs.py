@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 
 from aiki.cli.connect import open_client
 from aiki.cli.tables import format_time, render_table
@@ -38,8 +39,14 @@ async def run_runs(arguments: argparse.Namespace) -> int:
             print(f"input     {json.dumps(run.input)}")
             state = run.state.to_dict()
             state.pop("status")
+            error = state.pop("error", None)
             if state:
                 print(f"state     {json.dumps(state, default=str)}")
+            if error:
+                where = f" (in task {error['task']})" if error.get("task") else ""
+                print(f"error     {error.get('type')}: {error.get('message')}{where}")
+                if error.get("traceback"):
+                    print(textwrap.indent(str(error["traceback"]).rstrip(), " " * 10))
             history = await transport.get_history(run.id)
             if history.tasks:
                 print("\ntasks")

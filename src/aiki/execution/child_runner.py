@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiki.contract import ParentLink
-from aiki.errors import NonDeterminismError, RevisionConflictError, SchemaValidationError, SerializationError
+from aiki.errors import ConfigurationError, NonDeterminismError, RevisionConflictError, SchemaValidationError, SerializationError
 from aiki.execution.child_handle import ChildRunHandle
 from aiki.execution.signals import FailRun, StopExecution
 
@@ -17,9 +17,14 @@ if TYPE_CHECKING:
 
 async def start_child(run: WorkflowRunContext, starter: VersionStarter, input: Any) -> ChildRunHandle:
     """Start (or, on replay, find) the child run; returns its handle."""
-    execution = run._execution
-    execution.check_open()
     version = starter.version
+    execution = getattr(run, "_execution", None)
+    if execution is None:
+        raise ConfigurationError(
+            f"{version.label}: start_as_child(run, input) works only inside a workflow handler, given the "
+            f"handler's run argument; got {run!r}. Outside a workflow, use start(client, input)."
+        )
+    execution.check_open()
     try:
         request = starter.request(input)
     except (SchemaValidationError, SerializationError) as error:
