@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 from typing import TYPE_CHECKING
 
 from aiki.clock import Clock
@@ -36,6 +37,16 @@ class ServerSettings:
     redis_url: str | None = None
     #: prefix of the Redis channels: servers of one deployment share it, other deployments use their own
     redis_prefix: str = "aiki:"
+
+
+T = TypeVar("T")
+
+TRANSIENT_CONFLICTS = frozenset({"IntegrityError", "UniqueViolation", "DeadlockDetected", "SerializationFailure"})
+
+
+def is_transient_conflict(error: BaseException) -> bool:
+    """Whether the database aborted a transaction that is worth running again from the start."""
+    return type(error).__name__ in TRANSIENT_CONFLICTS
 
 
 class ServerCore:
@@ -78,6 +89,17 @@ class ServerCore:
         self.notifier.publish(changes)
         if self.redis is not None:
             self.redis.publish(changes)
+
+    async def retrying(self, operation: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
+        """Run ``operation`` (which opens its own write transaction) again when the database aborted it for a
+        transient conflict: a lost race on a unique key, a deadlock or a serialisation failure (PostgreSQL)."""
+        for attempt in range(attempts):
+            try:
+                return await operation()
+            except Exception as error:
+                if not is_transient_conflict(error) or attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:

@@ -10,7 +10,7 @@ from aiki.contract import StartRequest
 from aiki.errors import InvalidTransitionError, NotFoundError, RevisionConflictError, WorkflowRunConflictError
 from aiki.ids import new_id
 from aiki.server.changes import Changes
-from aiki.server.core import ServerCore
+from aiki.server.core import ServerCore, is_transient_conflict
 from aiki.server.transitions import apply_transition
 from aiki.server.waits import enter_state
 from aiki.store.database import Connection
@@ -32,7 +32,7 @@ PAUSABLE = frozenset(
 
 
 def _is_unique_violation(error: BaseException) -> bool:
-    return type(error).__name__ in ("IntegrityError", "UniqueViolation")
+    return is_transient_conflict(error)
 
 
 async def get_run_in(connection: Connection, namespace: str, run_id: str, *, for_update: bool = False) -> WorkflowRun:
@@ -51,15 +51,12 @@ class RunCommands:
 
     async def start(self, namespace: str, request: StartRequest) -> WorkflowRun:
         """Create a run, or return the one its reference id already names (same input)."""
-        for attempt in range(3):
-            try:
-                async with self.core.write() as (connection, changes):
-                    return await self._start_in(connection, changes, namespace, request)
-            except Exception as error:
-                # Two starts raced on one reference id (or one child address): the loser looks again.
-                if not _is_unique_violation(error) or attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        async def attempt() -> WorkflowRun:
+            async with self.core.write() as (connection, changes):
+                return await self._start_in(connection, changes, namespace, request)
+
+        # Two starts may race on one reference id (or one child address): the loser looks again.
+        return await self.core.retrying(attempt)
 
     async def _start_in(
         self, connection: Connection, changes: Changes, namespace: str, request: StartRequest
@@ -203,6 +200,11 @@ class RunCommands:
 
     async def cancel(self, namespace: str, run_id: str, reason: str | None = None) -> WorkflowRun:
         """Cancel the run (and its children that are still going)."""
+        # Cancelling a parent while a child finishes may deadlock on PostgreSQL (parent then child, child
+        # then parent): the database aborts one side, which then simply runs again.
+        return await self.core.retrying(lambda: self._cancel(namespace, run_id, reason))
+
+    async def _cancel(self, namespace: str, run_id: str, reason: str | None) -> WorkflowRun:
         async with self.core.write() as (connection, changes):
             run = await get_run_in(connection, namespace, run_id, for_update=True)
             if run.status in TERMINAL_STATUSES:

@@ -15,6 +15,9 @@ from aiki.store.database import Connection
 
 logger = logging.getLogger("aiki.runtime")
 
+#: how long ``stop()`` waits for the loop to end after cancelling it
+STOP_TIMEOUT_S = 10.0
+
 
 class TimerSource(Protocol):
     """Something with deadlines: runs (sleeps, retries, timeouts, claims) and schedules."""
@@ -73,8 +76,11 @@ class Runtime:
             self._stopping = True
             self._wake.set()
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a driver that swallows cancellation must not hang shutdown for ever.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+            if not self._task.done():
+                logger.warning("aiki timer loop did not stop within %.0f s; abandoning it", STOP_TIMEOUT_S)
             self._task = None
         if self._unsubscribe is not None:
             self._unsubscribe()

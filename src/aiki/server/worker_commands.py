@@ -160,6 +160,10 @@ class WorkerCommands:
 
     async def finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
         """End one execution: park the run on a wait, schedule its retry, or complete/fail it."""
+        # A child finishing while its parent is cancelled may deadlock on PostgreSQL: run again if aborted.
+        return await self.core.retrying(lambda: self._finish(namespace, outcome))
+
+    async def _finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
         async with self.core.write() as (connection, changes):
             row = await connection.fetch_one(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ? AND namespace = ?"
