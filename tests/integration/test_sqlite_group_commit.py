@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,22 @@ async def test_writes_are_visible_to_another_connection_once_the_transaction_ret
     db: SqliteDatabase, tmp_path: Path
 ) -> None:
     await asyncio.gather(insert(db, "one"), insert(db, "two"))
-    other = SqliteDatabase(f"sqlite:///{tmp_path}/group.db")
-    await other.open(migrate=False)
-    assert await labels(other) == ["one", "two"]
-    await other.close()
+    other = sqlite3.connect(tmp_path / "group.db")
+    try:
+        assert [row[0] for row in other.execute("SELECT label FROM items ORDER BY id")] == ["one", "two"]
+    finally:
+        other.close()
+    await db.close()
+
+
+async def test_two_database_objects_on_one_file_share_a_connection_and_never_block_each_other(
+    db: SqliteDatabase, tmp_path: Path
+) -> None:
+    second = SqliteDatabase(f"sqlite:///{tmp_path}/group.db")
+    await second.open(migrate=False)
+    await asyncio.wait_for(
+        asyncio.gather(*(insert(db if index % 2 else second, f"item-{index}") for index in range(20))), 5
+    )
+    await second.close()
+    assert len(await labels(db)) == 20
     await db.close()

@@ -38,7 +38,11 @@ async function call(route, { params = {}, query = null, body = null } = {}) {
   }
   const response = await fetch(url, options);
   const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.error ? answer.error.message : `HTTP ${response.status}`);
+  if (!response.ok) {
+    const failure = new Error(answer.error ? answer.error.message : `HTTP ${response.status}`);
+    failure.status = response.status;
+    throw failure;
+  }
   return answer;
 }
 
@@ -83,7 +87,8 @@ async function loadRuns() {
     }));
     showMessage("runs-message", runs.length ? "" : "No runs match.", false);
   } catch (error) {
-    showMessage("runs-message", error.message, true);
+    const hint = error.status === 401 || error.status === 403 ? " Enter a valid key in the API key field." : "";
+    showMessage("runs-message", error.message + hint, true);
   }
 }
 
@@ -96,7 +101,9 @@ async function loadSchedules() {
     document.getElementById("schedules-panel").hidden = schedules.length === 0;
     showMessage("schedules-message", "", false);
   } catch (error) {
-    showMessage("schedules-message", error.message, true);
+    // The runs list already says what is wrong when no call gets through (a missing key, say).
+    const runsFailed = document.getElementById("runs-message").className === "error";
+    showMessage("schedules-message", runsFailed ? "" : error.message, !runsFailed);
   }
 }
 
@@ -159,8 +166,8 @@ async function loadDetail() {
     row([time(step.created_at_ms), step.from_status, badge(step.to_status), step.reason, step.attempt])));
 }
 
-function refresh() {
-  loadRuns();
+async function refresh() {
+  await loadRuns();
   loadSchedules();
   loadDetail();
 }

@@ -12,7 +12,7 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,51 +77,26 @@ class SqliteConnection:
         return rows
 
 
-class SqliteDatabase:
-    """An aiki database in one SQLite file."""
+class _SqliteFile:
+    """The one connection of this event loop to one SQLite file, with its lock and its open batch.
 
-    dialect: Dialect = "sqlite"
-    skip_locked = ""
+    Every ``SqliteDatabase`` of a process that names the same file on the same event loop shares it: their
+    transactions then join one group commit instead of blocking each other on SQLite's file lock (a batch
+    stays open across a turn of the event loop, and a second connection's ``BEGIN IMMEDIATE`` would block
+    the very thread that has to commit it).
+    """
 
-    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
-        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise ConfigurationError(
-                f"synchronous={synchronous!r} is not a SQLite synchronous level: use FULL or NORMAL."
-            )
-        self.url = url
-        self.path = sqlite_path(url)
-        self.synchronous = synchronous.upper()
-        self._raw: sqlite3.Connection | None = None
-        self._lock: asyncio.Lock | None = None
-        self._open_lock: asyncio.Lock | None = None
+    def __init__(self, raw: sqlite3.Connection, key: tuple[str, asyncio.AbstractEventLoop] | None) -> None:
+        self._raw: sqlite3.Connection | None = raw
+        self._lock: asyncio.Lock | None = asyncio.Lock()
         self._batch: _Batch | None = None
+        self.key = key
+        self.users = 0
 
-    async def open(self, *, migrate: bool = True) -> None:
-        if self._raw is not None:
-            return
-        if self._open_lock is None:
-            self._open_lock = asyncio.Lock()
-        async with self._open_lock:
-            if self._raw is not None:
-                return
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            raw.row_factory = _dict_row
-            raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            raw.execute("PRAGMA journal_mode = WAL")
-            raw.execute(f"PRAGMA synchronous = {self.synchronous}")
-            self._lock = asyncio.Lock()
-            if migrate:
-                raw.execute("BEGIN IMMEDIATE")
-                try:
-                    await _migrate(SqliteConnection(raw))
-                    raw.execute("COMMIT")
-                except BaseException:
-                    raw.execute("ROLLBACK")
-                    raw.close()
-                    raise
-            self._raw = raw
+    def _connection(self) -> sqlite3.Connection:
+        if self._raw is None:
+            raise ConfigurationError("The SQLite database is not open (or was closed).")
+        return self._raw
 
     async def close(self) -> None:
         if self._batch is not None and self._lock is not None:
@@ -130,11 +105,6 @@ class SqliteDatabase:
         if self._raw is not None:
             raw, self._raw = self._raw, None
             raw.close()
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._raw is None:
-            raise ConfigurationError(f"The database {self.url} is not open (or was closed).")
-        return self._raw
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -230,6 +200,90 @@ class SqliteDatabase:
                 yield SqliteConnection(raw)
             finally:
                 raw.execute("COMMIT")
+
+
+
+#: The shared connections, by (absolute file path, event loop). See ``_SqliteFile``.
+_OPEN_FILES: dict[tuple[str, asyncio.AbstractEventLoop], _SqliteFile] = {}
+
+
+class SqliteDatabase:
+    """An aiki database in one SQLite file."""
+
+    dialect: Dialect = "sqlite"
+    skip_locked = ""
+
+    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ConfigurationError(
+                f"synchronous={synchronous!r} is not a SQLite synchronous level: use FULL or NORMAL."
+            )
+        self.url = url
+        self.path = sqlite_path(url)
+        self.synchronous = synchronous.upper()
+        self._file: _SqliteFile | None = None
+        self._open_lock: asyncio.Lock | None = None
+
+    async def open(self, *, migrate: bool = True) -> None:
+        if self._file is not None:
+            return
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._file is not None:
+                return
+            key = None
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                key = (str(Path(self.path).resolve()), asyncio.get_running_loop())
+                shared = _OPEN_FILES.get(key)
+                if shared is not None:
+                    shared.users += 1
+                    self._file = shared
+                    return
+            raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            raw.row_factory = _dict_row
+            raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            raw.execute("PRAGMA journal_mode = WAL")
+            raw.execute(f"PRAGMA synchronous = {self.synchronous}")
+            if migrate:
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    await _migrate(SqliteConnection(raw))
+                    raw.execute("COMMIT")
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raw.close()
+                    raise
+            opened = _SqliteFile(raw, key)
+            opened.users = 1
+            if key is not None:
+                _OPEN_FILES[key] = opened
+            self._file = opened
+
+    async def close(self) -> None:
+        opened, self._file = self._file, None
+        if opened is None:
+            return
+        opened.users -= 1
+        if opened.users > 0:
+            return
+        if opened.key is not None and _OPEN_FILES.get(opened.key) is opened:
+            del _OPEN_FILES[opened.key]
+        await opened.close()
+
+    def _opened(self) -> _SqliteFile:
+        if self._file is None:
+            raise ConfigurationError(f"The database {self.url} is not open (or was closed).")
+        return self._file
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction (see ``_SqliteFile.transaction``: group commit)."""
+        return self._opened().transaction()
+
+    def read(self) -> AbstractAsyncContextManager[Connection]:
+        """A read-only snapshot."""
+        return self._opened().read()
 
     async def listen(self, channel: str, callback: Callable[[str], Awaitable[None] | None]) -> None:
         """SQLite has no cross-process notifications: other processes are found by polling."""
