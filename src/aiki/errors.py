@@ -147,8 +147,7 @@ class InvalidTransitionError(AikiError):
         self.status = status
         self.target = target
         super().__init__(
-            f"Workflow run {run_id} cannot go from {status!r} to {target!r}."
-            + (f" {hint}" if hint else "")
+            f"Workflow run {run_id} cannot go from {status!r} to {target!r}." + (f" {hint}" if hint else "")
         )
 
 

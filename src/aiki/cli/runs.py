@@ -15,7 +15,9 @@ async def run_runs(arguments: argparse.Namespace) -> int:
         transport = c.transport
         action = arguments.runs_action
         if action == "list":
-            runs = await transport.list_runs(status=arguments.status, workflow=arguments.workflow, limit=arguments.limit)
+            runs = await transport.list_runs(
+                status=arguments.status, workflow=arguments.workflow, limit=arguments.limit
+            )
             print(
                 render_table(
                     ["id", "workflow", "version", "status", "attempts", "created", "updated"],

@@ -25,8 +25,9 @@ class Client:
     async def get_run(self, run_id: str) -> WorkflowRun:
         return await self.transport.get_run(run_id)
 
-    async def list_runs(self, *, status: str | None = None, workflow: str | None = None,
-                        limit: int = 50) -> list[WorkflowRun]:
+    async def list_runs(
+        self, *, status: str | None = None, workflow: str | None = None, limit: int = 50
+    ) -> list[WorkflowRun]:
         return await self.transport.list_runs(status=status, workflow=workflow, limit=limit)
 
     async def close(self) -> None:

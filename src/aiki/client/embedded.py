@@ -26,7 +26,12 @@ class EmbeddedTransport:
         return await self.server.runs.get(self.namespace, run_id)
 
     async def list_runs(
-        self, *, status: str | None = None, workflow: str | None = None, limit: int = 50, before_id: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
     ) -> list[WorkflowRun]:
         return await self.server.runs.list(
             self.namespace, status=status, workflow=workflow, limit=limit, before_id=before_id

@@ -37,8 +37,13 @@ class WaitResult:
 class EventSender:
     """``handle.events.NAME``: send one event to the run (validated against the event's schema)."""
 
-    def __init__(self, handle: WorkflowRunHandle, name: str, definition: EventDefinition | None,
-                 reference_id: str | None = None) -> None:
+    def __init__(
+        self,
+        handle: WorkflowRunHandle,
+        name: str,
+        definition: EventDefinition | None,
+        reference_id: str | None = None,
+    ) -> None:
         self._handle = handle
         self.name = name
         self._definition = definition
@@ -51,7 +56,9 @@ class EventSender:
     def opt(self, path: str, value: Any) -> EventSender:
         if path == "reference.id":
             if not isinstance(value, str) or not value:
-                raise InvalidOptionError(f"Event option 'reference.id' must be a non-empty string, got {value!r}.")
+                raise InvalidOptionError(
+                    f"Event option 'reference.id' must be a non-empty string, got {value!r}."
+                )
             return EventSender(self._handle, self.name, self._definition, value)
         if path == "reference":
             if not isinstance(value, Mapping) or set(value) - {"id"} or not isinstance(value.get("id"), str):
@@ -70,7 +77,9 @@ class EventSender:
         if self._definition is not None:
             data = self._definition.validate(data, what)
         payload = to_jsonable(data, what)
-        return await self._handle.client.transport.send_event(self._handle.id, self.name, payload, self._reference_id)
+        return await self._handle.client.transport.send_event(
+            self._handle.id, self.name, payload, self._reference_id
+        )
 
 
 class EventSenders:
@@ -91,8 +100,10 @@ class EventSenders:
         if name not in self._definitions:
             known = ", ".join(sorted(self._definitions)) or "none"
             raise NotFoundError(
-                "event", name, f"Workflow {self._handle.run.name!r} version {self._handle.run.version_id!r} "
-                f"defines these events: {known}."
+                "event",
+                name,
+                f"Workflow {self._handle.run.name!r} version {self._handle.run.version_id!r} "
+                f"defines these events: {known}.",
             )
         return EventSender(self._handle, name, self._definitions[name])
 
@@ -100,8 +111,9 @@ class EventSenders:
 class WorkflowRunHandle:
     """Watch and steer one run. ``run`` is the record as last fetched."""
 
-    def __init__(self, client: Client, run: WorkflowRun,
-                 events: Mapping[str, EventDefinition] | None = None) -> None:
+    def __init__(
+        self, client: Client, run: WorkflowRun, events: Mapping[str, EventDefinition] | None = None
+    ) -> None:
         self.client = client
         self.run = run
         self.events = EventSenders(self, events)
@@ -165,4 +177,6 @@ class WorkflowRunHandle:
         return self.run.status
 
     def __repr__(self) -> str:
-        return f"<WorkflowRunHandle {self.run.name}@{self.run.version_id} {self.run.id} {self.run.status.value}>"
+        return (
+            f"<WorkflowRunHandle {self.run.name}@{self.run.version_id} {self.run.id} {self.run.status.value}>"
+        )

@@ -18,7 +18,12 @@ class Transport(Protocol):
     async def get_run(self, run_id: str) -> WorkflowRun: ...
 
     async def list_runs(
-        self, *, status: str | None = None, workflow: str | None = None, limit: int = 50, before_id: str | None = None
+        self,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
     ) -> list[WorkflowRun]: ...
 
     async def get_history(self, run_id: str) -> RunHistory: ...

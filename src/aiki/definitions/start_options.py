@@ -40,16 +40,22 @@ def apply_option(options: StartOptions, path: str, value: Any) -> StartOptions:
         return replace(options, reference_id=_non_empty_string(path, value))
     if path == "reference":
         if not isinstance(value, Mapping):
-            raise InvalidOptionError(f"Option 'reference' must be {{'id': str, 'conflict_policy': ...}}, got {value!r}.")
+            raise InvalidOptionError(
+                f"Option 'reference' must be {{'id': str, 'conflict_policy': ...}}, got {value!r}."
+            )
         unknown = set(value) - {"id", "conflict_policy"}
         if unknown:
-            raise InvalidOptionError(f"Option 'reference' has unknown key(s) {sorted(unknown)}; use 'id', 'conflict_policy'.")
+            raise InvalidOptionError(
+                f"Option 'reference' has unknown key(s) {sorted(unknown)}; use 'id', 'conflict_policy'."
+            )
         policy = value.get("conflict_policy", "error")
         if policy not in ("error", "return_existing"):
             raise InvalidOptionError(
                 f"reference conflict_policy must be 'error' or 'return_existing', got {policy!r}."
             )
-        return replace(options, reference_id=_non_empty_string("reference.id", value.get("id")), conflict_policy=policy)
+        return replace(
+            options, reference_id=_non_empty_string("reference.id", value.get("id")), conflict_policy=policy
+        )
     if path == "trigger":
         return _apply_trigger(options, value)
     if path == "retry":

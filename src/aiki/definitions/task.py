@@ -48,14 +48,20 @@ def _check_name(name: object) -> str:
 
 @overload
 def task(
-    *, name: str, handler: None = None, retry: Mapping[str, Any] | None = None,
+    *,
+    name: str,
+    handler: None = None,
+    retry: Mapping[str, Any] | None = None,
     schema: Mapping[str, object] | None = None,
 ) -> Callable[[Callable[..., Any]], Task]: ...
 
 
 @overload
 def task(
-    *, name: str, handler: Callable[..., Any], retry: Mapping[str, Any] | None = None,
+    *,
+    name: str,
+    handler: Callable[..., Any],
+    retry: Mapping[str, Any] | None = None,
     schema: Mapping[str, object] | None = None,
 ) -> Task: ...
 

@@ -80,7 +80,8 @@ class WorkflowVersion:
         run = await _transport_of(client, f"get_handle of {self.label}").get_run(run_id)
         if run.name != self.name or run.version_id != self.version_id:
             raise NotFoundError(
-                f"run of {self.label}", run_id,
+                f"run of {self.label}",
+                run_id,
                 f"That run belongs to workflow {run.name!r} version {run.version_id!r}.",
             )
         return WorkflowRunHandle(client, run, self.events)
@@ -140,7 +141,9 @@ class VersionStarter:
         from aiki.execution.child_runner import start_child
 
         if self.options.delay_ms is not None or self.options.at_ms is not None:
-            raise InvalidOptionError("A child workflow cannot have a 'trigger': it starts when its parent starts it.")
+            raise InvalidOptionError(
+                "A child workflow cannot have a 'trigger': it starts when its parent starts it."
+            )
         return await start_child(run, self, input)
 
 

@@ -62,5 +62,9 @@ class ChildRunHandle(WorkflowRunHandle):
             return WaitResult(success=False, state=state, cause=state.status.value)
         execution.closing = True
         raise Suspend(
-            kind="child_wait", child_run_id=self.run.id, child_status=wanted.value, index=index, timeout_ms=timeout_ms
+            kind="child_wait",
+            child_run_id=self.run.id,
+            child_status=wanted.value,
+            index=index,
+            timeout_ms=timeout_ms,
         )

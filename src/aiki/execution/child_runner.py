@@ -6,7 +6,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiki.contract import ParentLink
-from aiki.errors import ConfigurationError, NonDeterminismError, RevisionConflictError, SchemaValidationError, SerializationError
+from aiki.errors import (
+    ConfigurationError,
+    NonDeterminismError,
+    RevisionConflictError,
+    SchemaValidationError,
+    SerializationError,
+)
 from aiki.execution.child_handle import ChildRunHandle
 from aiki.execution.signals import FailRun, StopExecution
 

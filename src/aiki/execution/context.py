@@ -85,7 +85,8 @@ class EventWaiters:
         known = self._execution.version.events
         if name not in known:
             raise NotFoundError(
-                "event", name,
+                "event",
+                name,
                 f"{self._execution.version.label} declares: {', '.join(sorted(known)) or 'no events'}. "
                 f"Declare it with events={{{name!r}: event()}}.",
             )

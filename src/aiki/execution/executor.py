@@ -10,7 +10,12 @@ from aiki.canonical_json import to_jsonable
 from aiki.contract import RunOutcome
 from aiki.definitions.handler import call_handler
 from aiki.definitions.retry import parse_retry
-from aiki.errors import InvalidTransitionError, RevisionConflictError, SchemaValidationError, SerializationError
+from aiki.errors import (
+    InvalidTransitionError,
+    RevisionConflictError,
+    SchemaValidationError,
+    SerializationError,
+)
 from aiki.execution.context import WorkflowRunContext
 from aiki.execution.errors_record import error_record
 from aiki.execution.execution import Execution

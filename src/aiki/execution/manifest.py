@@ -57,8 +57,12 @@ class ReplayManifest:
 
     def unconsumed(self) -> list[str]:
         """The entries left, as ``task <address> #n`` / ``child <address> #n``, in record order."""
-        left = [f"task {entry.address} #{entry.occurrence}" for queue in self._tasks.values() for entry in queue]
+        left = [
+            f"task {entry.address} #{entry.occurrence}" for queue in self._tasks.values() for entry in queue
+        ]
         left += [
-            f"child {entry.address} (run {entry.child_run_id})" for queue in self._children.values() for entry in queue
+            f"child {entry.address} (run {entry.child_run_id})"
+            for queue in self._children.values()
+            for entry in queue
         ]
         return left

@@ -115,7 +115,9 @@ async def _execute(
                 delay_ms = task.retry.next_delay_ms(attempts)
                 record = error_record(error, task.name)
                 if delay_ms is None:
-                    await _record(execution, task, address, occurrence, input, "failed", attempts, error=record)
+                    await _record(
+                        execution, task, address, occurrence, input, "failed", attempts, error=record
+                    )
                     raise TaskFailedError(task.name, execution.run.id, attempts, record) from error
                 if delay_ms <= execution.settings.max_inline_retry_delay_ms:
                     await execution.clock.sleep_ms(delay_ms)
@@ -123,11 +125,20 @@ async def _execute(
                     continue
                 execution.closing = True
                 await _record(
-                    execution, task, address, occurrence, input, "awaiting_retry", attempts,
-                    error=record, retry_delay_ms=delay_ms,
+                    execution,
+                    task,
+                    address,
+                    occurrence,
+                    input,
+                    "awaiting_retry",
+                    attempts,
+                    error=record,
+                    retry_delay_ms=delay_ms,
                 )
                 raise Suspend(kind="retry", retry_kind="task", duration_ms=delay_ms, error=record) from error
-            status = await _record(execution, task, address, occurrence, input, "completed", attempts, output=stored)
+            status = await _record(
+                execution, task, address, occurrence, input, "completed", attempts, output=stored
+            )
             if status != "running":
                 # Paused or cancelled while the task ran: its result is kept, nothing new starts.
                 execution.closing = True

@@ -54,7 +54,9 @@ def parse_worker_options(opts: Mapping[str, Any] | None) -> WorkerSettings:
     values = dict(opts or {})
     unknown = set(values) - set(WORKER_OPTIONS)
     if unknown:
-        raise ConfigurationError(f"Unknown worker option(s) {sorted(unknown)}; the options are {sorted(WORKER_OPTIONS)}.")
+        raise ConfigurationError(
+            f"Unknown worker option(s) {sorted(unknown)}; the options are {sorted(WORKER_OPTIONS)}."
+        )
     for key, value in values.items():
         if key in ("context",):
             continue
@@ -62,12 +64,18 @@ def parse_worker_options(opts: Mapping[str, Any] | None) -> WorkerSettings:
             if value is not None and (
                 isinstance(value, str) or not all(isinstance(item, str) and item for item in value)
             ):
-                raise ConfigurationError(f"Worker option 'shards' must be a list of shard names, got {value!r}.")
+                raise ConfigurationError(
+                    f"Worker option 'shards' must be a list of shard names, got {value!r}."
+                )
             values[key] = list(value) if value is not None else None
         elif key == "id":
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigurationError(f"Worker option 'id' must be a non-empty string, got {value!r}.")
-        elif isinstance(value, bool) or not isinstance(value, int) or value < (0 if key.startswith("max_inline") else 1):
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < (0 if key.startswith("max_inline") else 1)
+        ):
             raise ConfigurationError(f"Worker option {key!r} must be a positive integer, got {value!r}.")
     return WorkerSettings(**values)
 
@@ -113,7 +121,9 @@ class WorkerHandle:
         settings = worker.settings
         self.id = settings.id or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-8:]}"
         self.settings = settings
-        self._execution_settings = ExecutionSettings(max_inline_retry_delay_ms=settings.max_inline_retry_delay_ms)
+        self._execution_settings = ExecutionSettings(
+            max_inline_retry_delay_ms=settings.max_inline_retry_delay_ms
+        )
         self._active: dict[str, tuple[Execution, asyncio.Task[None]]] = {}
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -198,7 +208,9 @@ class WorkerHandle:
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("worker %s: run %s failed unexpectedly; its claim will expire", self.id, execution.run.id)
+            logger.exception(
+                "worker %s: run %s failed unexpectedly; its claim will expire", self.id, execution.run.id
+            )
         finally:
             entry = self._active.get(execution.run.id)
             if entry is not None and entry[0] is execution:
@@ -234,13 +246,17 @@ class WorkerHandle:
                 await loop
         tasks = [task for _execution, task in self._active.values()]
         if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=self.settings.graceful_shutdown_timeout_ms / 1000)
+            _done, pending = await asyncio.wait(
+                tasks, timeout=self.settings.graceful_shutdown_timeout_ms / 1000
+            )
             for task in pending:
                 task.cancel()
             if pending:
                 logger.warning(
                     "worker %s: %d run(s) still running after the graceful timeout were abandoned; "
-                    "their claims expire and other workers recover them", self.id, len(pending)
+                    "their claims expire and other workers recover them",
+                    self.id,
+                    len(pending),
                 )
                 await asyncio.wait(pending)
 

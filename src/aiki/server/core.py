@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from aiki.clock import Clock
 from aiki.server.changes import Changes
@@ -41,7 +40,9 @@ class ServerSettings:
 
 T = TypeVar("T")
 
-TRANSIENT_CONFLICTS = frozenset({"IntegrityError", "UniqueViolation", "DeadlockDetected", "SerializationFailure"})
+TRANSIENT_CONFLICTS = frozenset(
+    {"IntegrityError", "UniqueViolation", "DeadlockDetected", "SerializationFailure"}
+)
 
 
 def is_transient_conflict(error: BaseException) -> bool:

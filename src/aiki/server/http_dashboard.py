@@ -29,4 +29,6 @@ def dashboard_routes() -> list[Route]:
 
         return endpoint
 
-    return [Route(path, serve(name, media_type), methods=["GET"]) for path, (name, media_type) in FILES.items()]
+    return [
+        Route(path, serve(name, media_type), methods=["GET"]) for path, (name, media_type) in FILES.items()
+    ]

@@ -15,8 +15,23 @@ from aiki.server.transitions import apply_transition
 from aiki.server.waits import enter_state
 from aiki.store.database import Connection
 from aiki.store.history_rows import load_history
-from aiki.store.run_rows import RUN_COLUMNS, fetch_run_row, insert_run, insert_transition, list_transitions, run_from_row
-from aiki.types import TERMINAL_STATUSES, RunHistory, RunState, RunStatus, Transition, WorkflowRun, parse_status
+from aiki.store.run_rows import (
+    RUN_COLUMNS,
+    fetch_run_row,
+    insert_run,
+    insert_transition,
+    list_transitions,
+    run_from_row,
+)
+from aiki.types import (
+    TERMINAL_STATUSES,
+    RunHistory,
+    RunState,
+    RunStatus,
+    Transition,
+    WorkflowRun,
+    parse_status,
+)
 
 PAUSABLE = frozenset(
     {
@@ -35,7 +50,9 @@ def _is_unique_violation(error: BaseException) -> bool:
     return is_transient_conflict(error)
 
 
-async def get_run_in(connection: Connection, namespace: str, run_id: str, *, for_update: bool = False) -> WorkflowRun:
+async def get_run_in(
+    connection: Connection, namespace: str, run_id: str, *, for_update: bool = False
+) -> WorkflowRun:
     """The run, or ``NotFoundError``."""
     row = await fetch_run_row(connection, namespace, run_id, for_update=for_update)
     if row is None:
@@ -51,6 +68,7 @@ class RunCommands:
 
     async def start(self, namespace: str, request: StartRequest) -> WorkflowRun:
         """Create a run, or return the one its reference id already names (same input)."""
+
         async def attempt() -> WorkflowRun:
             async with self.core.write() as (connection, changes):
                 return await self._start_in(connection, changes, namespace, request)
@@ -68,7 +86,9 @@ class RunCommands:
             if parent_row is None:
                 raise NotFoundError("workflow run", parent.run_id)
             if parent_row["claim_token"] != parent.claim_token:
-                raise RevisionConflictError(parent.run_id, None, "the parent run is no longer claimed by this worker")
+                raise RevisionConflictError(
+                    parent.run_id, None, "the parent run is no longer claimed by this worker"
+                )
             linked = await connection.fetch_one(
                 "SELECT child_run_id FROM child_runs WHERE parent_run_id = ? AND address = ? AND occurrence = ?",
                 (parent.run_id, parent.address, parent.occurrence),
@@ -84,9 +104,13 @@ class RunCommands:
             if existing is not None:
                 run = run_from_row(existing)
                 if run.input_hash != request.input_hash and request.conflict_policy != "return_existing":
-                    raise WorkflowRunConflictError(request.name, request.version_id, request.reference_id, run.id)
+                    raise WorkflowRunConflictError(
+                        request.name, request.version_id, request.reference_id, run.id
+                    )
                 if parent is not None:
-                    await self._link_child(connection, parent.run_id, parent.address, parent.occurrence, run.id, now_ms)
+                    await self._link_child(
+                        connection, parent.run_id, parent.address, parent.occurrence, run.id, now_ms
+                    )
                 return run
         start_at_ms = request.at_ms if request.at_ms is not None else now_ms + (request.delay_ms or 0)
         if start_at_ms > now_ms:
@@ -124,7 +148,9 @@ class RunCommands:
         )
         await insert_transition(connection, run_id, 0, 1, None, state, now_ms)
         if parent is not None:
-            await self._link_child(connection, parent.run_id, parent.address, parent.occurrence, run_id, now_ms)
+            await self._link_child(
+                connection, parent.run_id, parent.address, parent.occurrence, run_id, now_ms
+            )
         changes.runs.add(run_id)
         changes.deadline(due_at_ms)
         changes.queued = changes.queued or state.status is RunStatus.QUEUED
@@ -148,7 +174,13 @@ class RunCommands:
         )
 
     async def _link_child(
-        self, connection: Connection, parent_id: str, address: str, occurrence: int, child_id: str, now_ms: int
+        self,
+        connection: Connection,
+        parent_id: str,
+        address: str,
+        occurrence: int,
+        child_id: str,
+        now_ms: int,
     ) -> None:
         await connection.execute(
             "INSERT INTO child_runs (parent_run_id, address, occurrence, child_run_id, created_at_ms) "
@@ -194,7 +226,8 @@ class RunCommands:
         params.append(max(1, min(limit, 1000)))
         async with self.core.read() as connection:
             rows = await connection.fetch_all(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?", params
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
+                params,
             )
         return [run_from_row(row) for row in rows]
 
@@ -220,7 +253,10 @@ class RunCommands:
             run = await get_run_in(connection, namespace, run_id, for_update=True)
             if run.status not in PAUSABLE:
                 raise InvalidTransitionError(
-                    run.id, run.status.value, "paused", "Only a run that has not finished and is not paused can be paused."
+                    run.id,
+                    run.status.value,
+                    "paused",
+                    "Only a run that has not finished and is not paused can be paused.",
                 )
             state = RunState(RunStatus.PAUSED, reason="paused", previous=run.state)
             return await apply_transition(connection, run, state, changes, self.core.clock.now_ms())
@@ -232,7 +268,10 @@ class RunCommands:
             previous = run.state.previous
             if run.status is not RunStatus.PAUSED or previous is None:
                 raise InvalidTransitionError(
-                    run.id, run.status.value, "its status before the pause", "Only a paused run can be resumed."
+                    run.id,
+                    run.status.value,
+                    "its status before the pause",
+                    "Only a paused run can be resumed.",
                 )
             now_ms = self.core.clock.now_ms()
             if previous.status in (RunStatus.QUEUED, RunStatus.RUNNING):
@@ -246,7 +285,9 @@ class RunCommands:
         async with self.core.write() as (connection, changes):
             run = await get_run_in(connection, namespace, run_id, for_update=True)
             if run.status is not RunStatus.SLEEPING:
-                raise InvalidTransitionError(run.id, run.status.value, "queued", "Only a sleeping run can be awoken.")
+                raise InvalidTransitionError(
+                    run.id, run.status.value, "queued", "Only a sleeping run can be awoken."
+                )
             now_ms = self.core.clock.now_ms()
             await connection.execute(
                 "UPDATE sleeps SET status = 'cancelled', ended_at_ms = ? WHERE run_id = ? AND status = 'sleeping'",
@@ -255,7 +296,9 @@ class RunCommands:
             target = RunState(RunStatus.QUEUED, reason="wakeup_early")
             return await apply_transition(connection, run, target, changes, now_ms)
 
-    async def wait_for_change(self, namespace: str, run_id: str, known_revision: int, timeout_ms: int) -> WorkflowRun:
+    async def wait_for_change(
+        self, namespace: str, run_id: str, known_revision: int, timeout_ms: int
+    ) -> WorkflowRun:
         """Return the run once its revision differs from ``known_revision`` (or after ``timeout_ms``)."""
         # A caller's patience is wall-clock time, not the server's (possibly fake) clock.
         loop = asyncio.get_running_loop()

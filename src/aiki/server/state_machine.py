@@ -88,5 +88,7 @@ def check_transition(run_id: str, source: S, target: S, reason: str | None, hint
         detail = hint or HINTS.get(source, "")
         if target in TRANSITIONS[source]:
             allowed = sorted(str(r) for r in TRANSITIONS[source][target])
-            detail = f"Reason {reason!r} is not allowed on this edge (allowed: {', '.join(allowed)}). {detail}"
+            detail = (
+                f"Reason {reason!r} is not allowed on this edge (allowed: {', '.join(allowed)}). {detail}"
+            )
         raise InvalidTransitionError(run_id, source.value, target.value, detail.strip())

@@ -25,7 +25,9 @@ async def _wake_sleeper(connection: Connection, run: WorkflowRun, changes: Chang
     await apply_transition(connection, run, RunState(RunStatus.QUEUED, reason="wakeup"), changes, now_ms)
 
 
-async def _time_out_event_wait(connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int) -> None:
+async def _time_out_event_wait(
+    connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int
+) -> None:
     await connection.execute(
         "INSERT INTO events (run_id, name, status, created_at_ms) VALUES (?, ?, 'timeout', ?)",
         (run.id, run.state.event_name, now_ms),
@@ -44,10 +46,14 @@ async def _retry(connection: Connection, run: WorkflowRun, changes: Changes, now
         target = RunState(RunStatus.QUEUED, reason="retry")
         await apply_transition(connection, run, target, changes, now_ms, attempts=run.attempts + 1)
     else:
-        await apply_transition(connection, run, RunState(RunStatus.QUEUED, reason="task_retry"), changes, now_ms)
+        await apply_transition(
+            connection, run, RunState(RunStatus.QUEUED, reason="task_retry"), changes, now_ms
+        )
 
 
-async def _time_out_child_wait(connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int) -> None:
+async def _time_out_child_wait(
+    connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int
+) -> None:
     child_row = await fetch_run_row(connection, run.namespace, run.state.child_run_id or "")
     if child_row is not None:
         await record_child_wait(connection, run, run_from_row(child_row), "timeout", now_ms)
@@ -70,7 +76,9 @@ HANDLERS: dict[RunStatus, Handler] = {
 }
 
 
-async def fire_due_runs(connection: Connection, skip_locked: str, changes: Changes, now_ms: int, limit: int) -> int:
+async def fire_due_runs(
+    connection: Connection, skip_locked: str, changes: Changes, now_ms: int, limit: int
+) -> int:
     """Handle up to ``limit`` runs whose deadline has come; returns how many were handled."""
     rows = await connection.fetch_all(
         f"SELECT {RUN_COLUMNS} FROM runs WHERE due_at_ms <= ? ORDER BY due_at_ms LIMIT ?{skip_locked}",

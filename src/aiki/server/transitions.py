@@ -13,6 +13,7 @@ from aiki.store.database import Connection
 from aiki.store.run_rows import RUN_COLUMNS, insert_transition, update_run_state
 from aiki.types import TERMINAL_STATUSES, RunState, RunStatus, WorkflowRun
 
+
 async def apply_transition(
     connection: Connection,
     run: WorkflowRun,
@@ -59,7 +60,9 @@ async def apply_transition(
     )
     if not moved:
         raise RevisionConflictError(run.id, run.revision, "the run changed while this write was prepared")
-    updated = replace(run, state=target, revision=run.revision + 1, attempts=new_attempts, updated_at_ms=now_ms)
+    updated = replace(
+        run, state=target, revision=run.revision + 1, attempts=new_attempts, updated_at_ms=now_ms
+    )
     await insert_transition(
         connection, run.id, updated.revision, new_attempts, run.status.value, target, now_ms
     )

@@ -15,8 +15,12 @@ async def enter_state(
     """Move ``run`` to ``target``; a wait that is already satisfied continues straight to ``queued``."""
     parked = await apply_transition(connection, run, target, changes, now_ms)
     if target.status is RunStatus.AWAITING_EVENT and await _event_arrived(connection, parked):
-        return await apply_transition(connection, parked, RunState(RunStatus.QUEUED, reason="event"), changes, now_ms)
-    if target.status is RunStatus.AWAITING_CHILD_WORKFLOW and await _child_settled(connection, parked, now_ms):
+        return await apply_transition(
+            connection, parked, RunState(RunStatus.QUEUED, reason="event"), changes, now_ms
+        )
+    if target.status is RunStatus.AWAITING_CHILD_WORKFLOW and await _child_settled(
+        connection, parked, now_ms
+    ):
         wake = RunState(RunStatus.QUEUED, reason="child_workflow")
         return await apply_transition(connection, parked, wake, changes, now_ms)
     if target.deadline_ms is not None and target.deadline_ms <= now_ms:

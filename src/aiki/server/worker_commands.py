@@ -171,7 +171,9 @@ class WorkerCommands:
                 (outcome.run_id, namespace),
             )
             if row is None or row["claim_token"] != outcome.claim_token:
-                raise RevisionConflictError(outcome.run_id, outcome.expected_revision, "the claim was taken back")
+                raise RevisionConflictError(
+                    outcome.run_id, outcome.expected_revision, "the claim was taken back"
+                )
             run = run_from_row(row)
             if run.revision != outcome.expected_revision:
                 raise RevisionConflictError(outcome.run_id, outcome.expected_revision)
@@ -187,10 +189,16 @@ class WorkerCommands:
                 return
             run = run_from_row(row)
             await apply_transition(
-                connection, run, RunState(RunStatus.QUEUED, reason="released"), changes, self.core.clock.now_ms()
+                connection,
+                run,
+                RunState(RunStatus.QUEUED, reason="released"),
+                changes,
+                self.core.clock.now_ms(),
             )
 
-    async def _target_state(self, connection: Connection, run: WorkflowRun, outcome: RunOutcome, now_ms: int) -> RunState:
+    async def _target_state(
+        self, connection: Connection, run: WorkflowRun, outcome: RunOutcome, now_ms: int
+    ) -> RunState:
         kind = outcome.kind
         if kind == "complete":
             return RunState(RunStatus.COMPLETED, output=outcome.output)
@@ -207,11 +215,20 @@ class WorkerCommands:
             )
         if kind == "sleep":
             assert outcome.name is not None and outcome.duration_ms is not None and outcome.index is not None
-            wake_at_ms = await self._record_sleep(connection, run, outcome.name, outcome.index, outcome.duration_ms, now_ms)
-            return RunState(RunStatus.SLEEPING, sleep_name=outcome.name, wake_at_ms=wake_at_ms, index=outcome.index)
+            wake_at_ms = await self._record_sleep(
+                connection, run, outcome.name, outcome.index, outcome.duration_ms, now_ms
+            )
+            return RunState(
+                RunStatus.SLEEPING, sleep_name=outcome.name, wake_at_ms=wake_at_ms, index=outcome.index
+            )
         if kind == "event_wait":
             timeout_at = now_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
-            return RunState(RunStatus.AWAITING_EVENT, event_name=outcome.name, timeout_at_ms=timeout_at, index=outcome.index)
+            return RunState(
+                RunStatus.AWAITING_EVENT,
+                event_name=outcome.name,
+                timeout_at_ms=timeout_at,
+                index=outcome.index,
+            )
         if kind == "child_wait":
             timeout_at = now_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
             return RunState(
@@ -247,4 +264,3 @@ class WorkerCommands:
             (duration_ms, wake_at_ms, run.id, name, index),
         )
         return wake_at_ms
-

@@ -69,7 +69,9 @@ async def load_history(connection: Connection, run_id: str) -> RunHistory:
             for row in events
         ],
         children=[
-            ChildEntry(address=row["address"], occurrence=int(row["occurrence"]), child_run_id=row["child_run_id"])
+            ChildEntry(
+                address=row["address"], occurrence=int(row["occurrence"]), child_run_id=row["child_run_id"]
+            )
             for row in children
         ],
         child_waits=[

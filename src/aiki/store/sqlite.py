@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -202,7 +203,6 @@ class _SqliteFile:
                 raw.execute("COMMIT")
 
 
-
 #: The shared connections, by (absolute file path, event loop). See ``_SqliteFile``.
 _OPEN_FILES: dict[tuple[str, asyncio.AbstractEventLoop], _SqliteFile] = {}
 
@@ -220,6 +220,8 @@ class SqliteDatabase:
             )
         self.url = url
         self.path = sqlite_path(url)
+        #: the file, resolved against the working directory when the database object is made
+        self.real_path = os.path.realpath(self.path) if self.path != ":memory:" else self.path
         self.synchronous = synchronous.upper()
         self._file: _SqliteFile | None = None
         self._open_lock: asyncio.Lock | None = None
@@ -235,7 +237,7 @@ class SqliteDatabase:
             key = None
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                key = (str(Path(self.path).resolve()), asyncio.get_running_loop())
+                key = (self.real_path, asyncio.get_running_loop())
                 shared = _OPEN_FILES.get(key)
                 if shared is not None:
                     shared.users += 1
