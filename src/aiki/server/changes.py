@@ -11,6 +11,9 @@ class Changes:
 
     #: runs whose status changed (wakes ``wait_for_status`` and dashboards)
     runs: set[str] = field(default_factory=set)
+    #: runs that reached a terminal status (the only run changes announced to other processes: what
+    #: ``wait_for_status`` waits for; other changes reach other processes' waiters by polling)
+    finished: set[str] = field(default_factory=set)
     #: a run became queued (wakes idle workers)
     queued: bool = False
     #: the earliest deadline written (wakes the timer loop if earlier than what it sleeps towards)

@@ -113,7 +113,7 @@ class ServerCore:
             await self.db.notify(connection, WORK_CHANNEL, "")
         if changes.earliest_deadline_ms is not None:
             await self.db.notify(connection, DEADLINE_CHANNEL, str(changes.earliest_deadline_ms))
-        for run_id in changes.runs:
+        for run_id in changes.finished:
             await self.db.notify(connection, RUN_CHANNEL, run_id)
 
     async def close(self) -> None:

@@ -73,6 +73,7 @@ async def apply_transition(
     if target.status is RunStatus.CANCELLED:
         await _on_cancelled(connection, run, changes, now_ms)
     if target.status in TERMINAL_STATUSES:
+        changes.finished.add(run.id)
         await notify_waiting_parents(connection, updated, changes, now_ms)
     return updated
 

@@ -115,18 +115,6 @@ class PostgresConnection:
                 ) from error
             raise
 
-    async def flush_notifications(self) -> None:
-        """Queue every pending notification in this transaction (PostgreSQL delivers them on commit)."""
-        if not self.pending_notifications:
-            return
-        channels = [channel for channel, _payload in self.pending_notifications]
-        payloads = [payload for _channel, payload in self.pending_notifications]
-        self.pending_notifications = []
-        await self._raw.execute(
-            "SELECT pg_notify(channel, payload) FROM unnest(%s::text[], %s::text[]) AS n(channel, payload)",
-            (channels, payloads),
-        )
-
 
 class PostgresDatabase:
     """An aiki database on a PostgreSQL server, used through a pool of at most ``max_connections``."""
@@ -148,6 +136,7 @@ class PostgresDatabase:
         #: tags this object's notifications so that its own listener skips them (its server already knows)
         self._origin = os.urandom(6).hex()
         self._listener: _Listener | None = None
+        self._notification_sender: _NotificationSender | None = None
 
     async def open(self, *, migrate: bool = True) -> None:
         if self._pool is not None:
@@ -193,7 +182,15 @@ class PostgresDatabase:
             "and the host, port, user and database name in the URL."
         )
 
+    def _sender(self) -> _NotificationSender:
+        if self._notification_sender is None:
+            self._notification_sender = _NotificationSender(self._conninfo)
+        return self._notification_sender
+
     async def close(self) -> None:
+        if self._notification_sender is not None:
+            sender, self._notification_sender = self._notification_sender, None
+            await sender.stop()
         if self._listener is not None:
             listener, self._listener = self._listener, None
             await listener.stop()
@@ -224,10 +221,14 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._pooled() as raw, raw.transaction():
+        async with self._pooled() as raw:
             connection = PostgresConnection(raw)
-            yield connection
-            await connection.flush_notifications()
+            async with raw.transaction():
+                yield connection
+            # Sent after the commit, from another connection: a transaction that NOTIFYs holds PostgreSQL's
+            # notification-queue lock through its commit, which would serialise every writer's fsync.
+            if connection.pending_notifications:
+                self._sender().send(connection.pending_notifications)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
@@ -364,3 +365,67 @@ class _Listener:
                         await result
                 except Exception:
                     logger.exception("aiki: a notification callback for %r failed", notification.channel)
+
+
+class _NotificationSender:
+    """Sends the notifications of committed transactions in batches, over one dedicated connection.
+
+    Best effort: a notification lost with the connection only delays other processes until they poll.
+    """
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._pending: list[tuple[str, str]] = []
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def send(self, notifications: list[tuple[str, str]]) -> None:
+        self._pending.extend(notifications)
+        self._ready.set()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="aiki-postgres-notifier")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            task, self._task = self._task, None
+            self._stopping = True
+            self._ready.set()
+            await asyncio.wait([task], timeout=LISTENER_STOP_TIMEOUT_S)
+            if not task.done():
+                task.cancel()
+
+    async def _run(self) -> None:
+        raw: psycopg.AsyncConnection[Any] | None = None
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                batch, self._pending = self._pending, []
+                if batch:
+                    raw = await self._deliver(raw, batch)
+                if self._stopping and not self._pending:
+                    return
+        finally:
+            if raw is not None:
+                with contextlib.suppress(Exception):
+                    await raw.close()
+
+    async def _deliver(
+        self, raw: psycopg.AsyncConnection[Any] | None, batch: list[tuple[str, str]]
+    ) -> psycopg.AsyncConnection[Any] | None:
+        unique = list(dict.fromkeys(batch))
+        try:
+            if raw is None or raw.closed:
+                raw = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            await raw.execute(
+                "SELECT pg_notify(channel, payload) FROM unnest(%s::text[], %s::text[]) AS n(channel, payload)",
+                ([channel for channel, _payload in unique], [payload for _channel, payload in unique]),
+            )
+            return raw
+        except Exception as error:
+            logger.warning("aiki: could not send %d PostgreSQL notification(s) (%s); polling covers", len(unique), error)
+            if raw is not None:
+                with contextlib.suppress(Exception):
+                    await raw.close()
+            return None
