@@ -137,7 +137,8 @@ class WorkflowRunHandle:
         wanted = parse_terminal_status(status)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + to_milliseconds(timeout, "timeout") / 1000
-        run = await self.refresh()
+        # No refresh first: ``wait_for_change`` reads the run and returns at once if it moved on.
+        run = self.run
         while run.status not in TERMINAL_STATUSES:
             remaining_s = 3600.0 if deadline is None else deadline - loop.time()
             if remaining_s <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -11,6 +12,8 @@ class Changes:
 
     #: runs whose status changed (wakes ``wait_for_status`` and dashboards)
     runs: set[str] = field(default_factory=set)
+    #: the runs as stored after this transaction (handed to in-process waiters, who then need not read)
+    run_records: dict[str, Any] = field(default_factory=dict)
     #: runs that reached a terminal status (the only run changes announced to other processes: what
     #: ``wait_for_status`` waits for; other changes reach other processes' waiters by polling)
     finished: set[str] = field(default_factory=set)

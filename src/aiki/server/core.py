@@ -103,6 +103,13 @@ class ServerCore:
         raise AssertionError("unreachable")
 
     @asynccontextmanager
+    async def statement(self) -> AsyncIterator[Connection]:
+        """A write of exactly one statement that changes nothing anyone waits on (no notifications)."""
+        await self.ensure_open()
+        async with self.db.statement() as connection:
+            yield connection
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         await self.ensure_open()
         async with self.db.read() as connection:

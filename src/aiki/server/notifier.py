@@ -4,6 +4,7 @@ a transaction that concerns them commits. Polling remains the fallback for other
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from collections.abc import Callable
 
 from aiki.server.changes import Changes
@@ -13,8 +14,8 @@ class Notifier:
     """Futures keyed by what they wait for, resolved when a matching change is published."""
 
     def __init__(self) -> None:
-        self._work_waiters: set[asyncio.Future[None]] = set()
-        self._run_waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._work_waiters: set[asyncio.Future[Any]] = set()
+        self._run_waiters: dict[str, set[asyncio.Future[Any]]] = {}
         self._deadline_listeners: list[Callable[[int], None]] = []
         #: bumped by every "work available": a claimer notes it before looking, so that work queued while it
         #: looked (another connection's commit, on PostgreSQL) is not missed while no waiter is registered
@@ -25,7 +26,7 @@ class Notifier:
         if changes.queued:
             self.work_available()
         for run_id in changes.runs:
-            self.run_changed(run_id)
+            self.run_changed(run_id, changes.run_records.get(run_id))
         if changes.earliest_deadline_ms is not None:
             self.deadline_set(changes.earliest_deadline_ms)
 
@@ -36,10 +37,11 @@ class Notifier:
             if not future.done():
                 future.set_result(None)
 
-    def run_changed(self, run_id: str) -> None:
+    def run_changed(self, run_id: str, run: Any = None) -> None:
+        """Wake the waiters of ``run_id``; they receive the run as stored now when it is known (else None)."""
         for future in self._run_waiters.pop(run_id, ()):
             if not future.done():
-                future.set_result(None)
+                future.set_result(run)
 
     def deadline_set(self, due_at_ms: int) -> None:
         for listener in self._deadline_listeners:
@@ -55,7 +57,7 @@ class Notifier:
         (a ``work_generation`` read before looking for work)."""
         if seen_generation is not None and seen_generation != self.work_generation:
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._work_waiters.add(future)
         try:
             await asyncio.wait_for(future, timeout_s)
@@ -64,17 +66,17 @@ class Notifier:
         finally:
             self._work_waiters.discard(future)
 
-    def watch_run(self, run_id: str) -> asyncio.Future[None]:
+    def watch_run(self, run_id: str) -> asyncio.Future[Any]:
         """A future resolved by the next change of run ``run_id``; release it with :meth:`unwatch_run`.
 
         Taken before reading the run, it also catches a change committed between that read and the wait
         (on PostgreSQL another connection can commit in between).
         """
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._run_waiters.setdefault(run_id, set()).add(future)
         return future
 
-    def unwatch_run(self, run_id: str, future: asyncio.Future[None]) -> None:
+    def unwatch_run(self, run_id: str, future: asyncio.Future[Any]) -> None:
         waiters = self._run_waiters.get(run_id)
         if waiters is not None:
             waiters.discard(future)
@@ -82,16 +84,17 @@ class Notifier:
                 self._run_waiters.pop(run_id, None)
 
     async def wait_for_run(
-        self, run_id: str, timeout_s: float, watch: asyncio.Future[None] | None = None
-    ) -> None:
+        self, run_id: str, timeout_s: float, watch: asyncio.Future[Any] | None = None
+    ) -> Any:
         """Return when run ``run_id`` changes (or changed since ``watch`` was taken), or after ``timeout_s``.
 
+        Returns the changed run when this process made the change (``None`` otherwise, or on timeout).
         The ``watch`` is released in any case.
         """
         future = watch if watch is not None else self.watch_run(run_id)
         try:
-            await asyncio.wait_for(future, timeout_s)
+            return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
-            pass
+            return None
         finally:
             self.unwatch_run(run_id, future)

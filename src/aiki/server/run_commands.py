@@ -19,7 +19,6 @@ from aiki.store.run_rows import (
     RUN_COLUMNS,
     fetch_run_row,
     insert_run,
-    insert_transition,
     list_transitions,
     run_from_row,
 )
@@ -145,8 +144,8 @@ class RunCommands:
                 "created_at_ms": now_ms,
                 "updated_at_ms": now_ms,
             },
+            state,
         )
-        await insert_transition(connection, run_id, 0, 1, None, state, now_ms)
         if parent is not None:
             await self._link_child(
                 connection, parent.run_id, parent.address, parent.occurrence, run_id, now_ms
@@ -312,6 +311,8 @@ class RunCommands:
                 remaining_s = deadline - loop.time()
                 if run.revision != known_revision or remaining_s <= 0:
                     return run
-                await notifier.wait_for_run(run_id, min(poll_s, remaining_s), watch)
+                changed = await notifier.wait_for_run(run_id, min(poll_s, remaining_s), watch)
+                if changed is not None and changed.namespace == namespace and changed.revision != known_revision:
+                    return changed  # this process made the change: no need to read it back
             finally:
                 notifier.unwatch_run(run_id, watch)

@@ -10,7 +10,7 @@ from aiki.errors import RevisionConflictError
 from aiki.server.changes import Changes
 from aiki.server.state_machine import check_transition
 from aiki.store.database import Connection
-from aiki.store.run_rows import RUN_COLUMNS, insert_transition, update_run_state
+from aiki.store.run_rows import RUN_COLUMNS, update_run_state
 from aiki.types import TERMINAL_STATUSES, RunState, RunStatus, WorkflowRun
 
 
@@ -57,16 +57,15 @@ async def apply_transition(
         now_ms=now_ms,
         # A task in flight when the run is paused is still recorded: its claim stays valid.
         keep_claim=target.status is RunStatus.PAUSED,
+        from_status=run.status.value,
     )
     if not moved:
         raise RevisionConflictError(run.id, run.revision, "the run changed while this write was prepared")
     updated = replace(
         run, state=target, revision=run.revision + 1, attempts=new_attempts, updated_at_ms=now_ms
     )
-    await insert_transition(
-        connection, run.id, updated.revision, new_attempts, run.status.value, target, now_ms
-    )
     changes.runs.add(run.id)
+    changes.run_records[run.id] = updated
     changes.deadline(due_at_ms)
     if target.status is RunStatus.QUEUED:
         changes.queued = True

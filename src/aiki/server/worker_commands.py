@@ -108,9 +108,9 @@ class WorkerCommands:
         """Record a task result under the run's claim; returns the run's status (a paused run stops there).
 
         One statement checks the claim, inserts (or completes an ``awaiting_retry`` entry) and reads the
-        run's status: this is the hot path of every workflow.
+        run's status: this is the hot path of every workflow (one round trip on PostgreSQL).
         """
-        async with self.core.write() as (connection, _changes):
+        async with self.core.statement() as connection:
             now_ms = self.core.clock.now_ms()
             next_attempt = now_ms + write.retry_delay_ms if write.retry_delay_ms is not None else None
             lock = " FOR SHARE" if connection.dialect == "postgres" else ""

@@ -54,7 +54,11 @@ class Database(Protocol):
         ...
 
     def read(self) -> AbstractAsyncContextManager[Connection]:
-        """A read-only snapshot."""
+        """Reads; each statement sees a committed state (not necessarily one snapshot for the block)."""
+        ...
+
+    def statement(self) -> AbstractAsyncContextManager[Connection]:
+        """A write of exactly ONE statement, atomic by itself: lets a backend skip BEGIN and COMMIT."""
         ...
 
     async def listen(self, channel: str, callback: Callable[[str], Awaitable[None] | None]) -> None:

@@ -22,7 +22,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -232,16 +231,16 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
+        # Autocommit: each statement reads its own snapshot, in one round trip (no BEGIN, no ROLLBACK).
+        # The server's reads are single queries, or lists whose rows are only ever appended.
         async with self._pooled() as raw:
-            # One round trip opens the snapshot; a read-only transaction ends the same by rollback as by
-            # commit, and a connection left in a bad state is discarded by the pool.
-            await raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            try:
-                yield PostgresConnection(raw)
-            finally:
-                if raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-                    with contextlib.suppress(psycopg.Error):
-                        await raw.execute("ROLLBACK")
+            yield PostgresConnection(raw)
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[Connection]:
+        # Autocommit: the one statement is its own transaction, in one round trip.
+        async with self._pooled() as raw:
+            yield PostgresConnection(raw)
 
     async def listen(self, channel: str, callback: Callback) -> None:
         """Call ``callback(payload)`` for notifications that other processes send on ``channel``.

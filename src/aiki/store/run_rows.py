@@ -47,13 +47,24 @@ async def fetch_run_row(
     )
 
 
-async def insert_run(connection: Connection, values: dict[str, Any]) -> None:
-    """Insert a new run row (``values`` has every column of ``RUN_COLUMNS``)."""
+async def insert_run(connection: Connection, values: dict[str, Any], state: RunState) -> None:
+    """Insert a new run row (``values`` has every column of ``RUN_COLUMNS``) and its first timeline row.
+
+    On PostgreSQL both writes are one statement (one round trip).
+    """
     columns = RUN_COLUMNS.split(", ")
     placeholders = ", ".join("?" for _ in columns)
-    await connection.execute(
-        f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({placeholders})", [values[c] for c in columns]
-    )
+    insert = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({placeholders})"
+    params = [values[c] for c in columns]
+    if connection.dialect == "postgres":
+        await connection.execute(
+            f"WITH created AS ({insert} RETURNING id) INSERT INTO transitions (run_id, revision, attempt, "
+            "from_status, to_status, reason, state, created_at_ms) SELECT id, 0, 1, NULL, ?, ?, ?, ? FROM created",
+            (*params, state.status.value, state.reason, values["state"], values["created_at_ms"]),
+        )
+        return
+    await connection.execute(insert, params)
+    await insert_transition(connection, values["id"], 0, 1, None, state, values["created_at_ms"])
 
 
 async def update_run_state(
@@ -69,29 +80,48 @@ async def update_run_state(
     worker_id: str | None,
     now_ms: int,
     keep_claim: bool = False,
+    from_status: str,
 ) -> bool:
-    """Compare-and-set a run's state on its revision; bumps the revision. False if someone else moved it.
+    """Compare-and-set a run's state on its revision, bump the revision and append the timeline row.
 
-    ``keep_claim`` leaves the claim columns as they are (a paused run's in-flight task still records).
+    False if someone else moved the run. ``keep_claim`` leaves the claim columns as they are (a paused
+    run's in-flight task still records). On PostgreSQL both writes are one statement (one round trip).
     """
     claim_sql = "" if keep_claim else ", claim_token = ?, worker_id = ?"
     claim_params: tuple[str | None, ...] = () if keep_claim else (claim_token, worker_id)
-    changed = await connection.execute(
+    state_json = dumps(state.to_dict())
+    update = (
         "UPDATE runs SET status = ?, state = ?, revision = revision + 1, attempts = ?, due_at_ms = ?, "
-        f"waiting_on = ?{claim_sql}, updated_at_ms = ? WHERE id = ? AND revision = ?",
-        (
-            state.status.value,
-            dumps(state.to_dict()),
-            attempts,
-            due_at_ms,
-            waiting_on,
-            *claim_params,
-            now_ms,
-            run_id,
-            expected_revision,
-        ),
+        f"waiting_on = ?{claim_sql}, updated_at_ms = ? WHERE id = ? AND revision = ?"
     )
-    return changed == 1
+    update_params = (
+        state.status.value,
+        state_json,
+        attempts,
+        due_at_ms,
+        waiting_on,
+        *claim_params,
+        now_ms,
+        run_id,
+        expected_revision,
+    )
+    transition_values = (from_status, state.status.value, state.reason, state_json, now_ms)
+    if connection.dialect == "postgres":
+        changed = await connection.execute(
+            f"WITH moved AS ({update} RETURNING id, revision, attempts) "
+            "INSERT INTO transitions (run_id, revision, attempt, from_status, to_status, reason, state, "
+            "created_at_ms) SELECT id, revision, attempts, ?, ?, ?, ?, ? FROM moved",
+            (*update_params, *transition_values),
+        )
+        return changed == 1
+    if await connection.execute(update, update_params) != 1:
+        return False
+    await connection.execute(
+        "INSERT INTO transitions (run_id, revision, attempt, from_status, to_status, reason, state, "
+        "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (run_id, expected_revision + 1, attempts, *transition_values),
+    )
+    return True
 
 
 async def insert_transition(

@@ -287,6 +287,10 @@ class SqliteDatabase:
         """A read-only snapshot."""
         return self._opened().read()
 
+    def statement(self) -> AbstractAsyncContextManager[Connection]:
+        """A transaction of exactly one statement (here simply a transaction)."""
+        return self._opened().transaction()
+
     async def listen(self, channel: str, callback: Callable[[str], Awaitable[None] | None]) -> None:
         """SQLite has no cross-process notifications: other processes are found by polling."""
 
