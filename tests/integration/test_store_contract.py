@@ -279,8 +279,11 @@ async def test_concurrent_claimers_never_get_the_same_run(servers: list[Server])
     assert len(set(claimed)) == len(claimed)
 
 
-async def claim_one(srv: Server) -> ClaimedRun:
-    [claimed] = await srv.workers.claim(NAMESPACE, claim_request(1))
+async def claim_one(srv: Server, shard: str | None = None) -> ClaimedRun:
+    request = claim_request(1)
+    if shard is not None:
+        request = replace(request, shards=[shard])
+    [claimed] = await srv.workers.claim(NAMESPACE, request)
     return claimed
 
 
@@ -382,12 +385,15 @@ async def test_a_parent_parking_on_a_child_that_completes_at_the_same_moment_is_
     servers: list[Server],
 ) -> None:
     parents = []
-    for _ in range(20):
-        await servers[0].runs.start(NAMESPACE, start_request())
-        parent = await claim_one(servers[0])
+    for round_number in range(20):
+        # A shard per round: the parents woken in earlier rounds (queued) are not claimed again.
+        shard = f"round-{round_number}"
+        await servers[0].runs.start(NAMESPACE, replace(start_request(), shard=shard))
+        parent = await claim_one(servers[0], shard)
         link = ParentLink(parent.run.id, parent.claim_token, "child#0", 0)
-        await servers[0].runs.start(NAMESPACE, replace(start_request(), parent=link))
-        child = await claim_one(servers[0])
+        await servers[0].runs.start(NAMESPACE, replace(start_request(), parent=link, shard=shard))
+        child = await claim_one(servers[0], shard)
+        assert child.run.parent_run_id == parent.run.id
         park = RunOutcome(
             run_id=parent.run.id,
             claim_token=parent.claim_token,

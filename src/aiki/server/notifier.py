@@ -4,8 +4,8 @@ a transaction that concerns them commits. Polling remains the fallback for other
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 from aiki.server.changes import Changes
 

@@ -312,7 +312,11 @@ class RunCommands:
                 if run.revision != known_revision or remaining_s <= 0:
                     return run
                 changed = await notifier.wait_for_run(run_id, min(poll_s, remaining_s), watch)
-                if changed is not None and changed.namespace == namespace and changed.revision != known_revision:
+                if (
+                    changed is not None
+                    and changed.namespace == namespace
+                    and changed.revision != known_revision
+                ):
                     return changed  # this process made the change: no need to read it back
             finally:
                 notifier.unwatch_run(run_id, watch)

@@ -110,6 +110,10 @@ async def notify_waiting_parents(
     """Wake every parent parked on ``child`` (which just reached a terminal status)."""
     from aiki.store.run_rows import run_from_row
 
+    if child.parent_run_id is None and child.reference_id is None:
+        # Only a run started as a child, or adopted by a parent through its reference id, has parents.
+        return
+
     # Locked: a parent whose wait times out concurrently is re-read (and skipped) rather than conflicting.
     lock = " FOR UPDATE" if connection.dialect == "postgres" else ""
     parents = await connection.fetch_all(

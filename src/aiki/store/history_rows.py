@@ -6,92 +6,69 @@ from aiki.canonical_json import loads
 from aiki.store.database import Connection
 from aiki.types import ChildEntry, ChildWaitEntry, EventEntry, RunHistory, SleepEntry, TaskEntry
 
+HISTORY_SQL = (
+    "SELECT 'task' AS kind, id, name, address, occurrence, status, attempts AS number, output AS data, error, "
+    "next_attempt_at_ms AS t1, CAST(NULL AS BIGINT) AS t2, CAST(NULL AS BIGINT) AS t3, CAST(NULL AS TEXT) AS ref "
+    "FROM tasks WHERE run_id = ? AND status <> 'discarded' "
+    "UNION ALL SELECT 'sleep', id, name, NULL, occurrence, status, duration_ms, NULL, NULL, started_at_ms, "
+    "wake_at_ms, ended_at_ms, NULL FROM sleeps WHERE run_id = ? "
+    "UNION ALL SELECT 'event', id, name, NULL, NULL, status, NULL, data, NULL, NULL, NULL, NULL, reference_id "
+    "FROM events WHERE run_id = ? "
+    "UNION ALL SELECT 'child', id, NULL, address, occurrence, NULL, NULL, NULL, NULL, NULL, NULL, NULL, child_run_id "
+    "FROM child_runs WHERE parent_run_id = ? "
+    "UNION ALL SELECT 'wait', id, awaited_status, NULL, NULL, status, NULL, child_state, NULL, NULL, NULL, NULL, "
+    "child_run_id FROM child_waits WHERE parent_run_id = ? "
+    "ORDER BY kind, id"
+)
+
 
 async def load_history(connection: Connection, run_id: str) -> RunHistory:
-    """Everything a replay of ``run_id`` needs."""
-    tasks = await connection.fetch_all(
-        "SELECT name, address, occurrence, status, attempts, output, error, next_attempt_at_ms FROM tasks "
-        "WHERE run_id = ? AND status <> 'discarded' ORDER BY id",
-        (run_id,),
-    )
-    if not tasks and not await _has_waits(connection, run_id):
-        return RunHistory(tasks=[])
-    sleeps = await connection.fetch_all(
-        "SELECT name, occurrence, status, duration_ms, started_at_ms, wake_at_ms, ended_at_ms FROM sleeps "
-        "WHERE run_id = ? ORDER BY id",
-        (run_id,),
-    )
-    events = await connection.fetch_all(
-        "SELECT name, status, data, reference_id FROM events WHERE run_id = ? ORDER BY id", (run_id,)
-    )
-    children = await connection.fetch_all(
-        "SELECT address, occurrence, child_run_id FROM child_runs WHERE parent_run_id = ? ORDER BY id",
-        (run_id,),
-    )
-    waits = await connection.fetch_all(
-        "SELECT child_run_id, awaited_status, status, child_state FROM child_waits "
-        "WHERE parent_run_id = ? ORDER BY id",
-        (run_id,),
-    )
-    return RunHistory(
-        tasks=[
-            TaskEntry(
-                name=row["name"],
-                address=row["address"],
-                occurrence=int(row["occurrence"]),
-                status=row["status"],
-                attempts=int(row["attempts"]),
-                output=loads(row["output"]),
-                error=loads(row["error"]),  # type: ignore[arg-type]
-                next_attempt_at_ms=row["next_attempt_at_ms"],
+    """Everything a replay of ``run_id`` needs, in record order, read in one query (one round trip)."""
+    history = RunHistory()
+    for row in await connection.fetch_all(HISTORY_SQL, (run_id,) * 5):
+        kind = row["kind"]
+        if kind == "task":
+            history.tasks.append(
+                TaskEntry(
+                    name=row["name"],
+                    address=row["address"],
+                    occurrence=int(row["occurrence"]),
+                    status=row["status"],
+                    attempts=int(row["number"]),
+                    output=loads(row["data"]),
+                    error=loads(row["error"]),  # type: ignore[arg-type]
+                    next_attempt_at_ms=row["t1"],
+                )
             )
-            for row in tasks
-        ],
-        sleeps=[
-            SleepEntry(
-                name=row["name"],
-                occurrence=int(row["occurrence"]),
-                status=row["status"],
-                duration_ms=int(row["duration_ms"]),
-                started_at_ms=int(row["started_at_ms"]),
-                wake_at_ms=int(row["wake_at_ms"]),
-                ended_at_ms=row["ended_at_ms"],
+        elif kind == "sleep":
+            history.sleeps.append(
+                SleepEntry(
+                    name=row["name"],
+                    occurrence=int(row["occurrence"]),
+                    status=row["status"],
+                    duration_ms=int(row["number"]),
+                    started_at_ms=int(row["t1"]),
+                    wake_at_ms=int(row["t2"]),
+                    ended_at_ms=row["t3"],
+                )
             )
-            for row in sleeps
-        ],
-        events=[
-            EventEntry(
-                name=row["name"],
-                status=row["status"],
-                data=loads(row["data"]),
-                reference_id=row["reference_id"],
+        elif kind == "event":
+            history.events.append(
+                EventEntry(
+                    name=row["name"], status=row["status"], data=loads(row["data"]), reference_id=row["ref"]
+                )
             )
-            for row in events
-        ],
-        children=[
-            ChildEntry(
-                address=row["address"], occurrence=int(row["occurrence"]), child_run_id=row["child_run_id"]
+        elif kind == "child":
+            history.children.append(
+                ChildEntry(address=row["address"], occurrence=int(row["occurrence"]), child_run_id=row["ref"])
             )
-            for row in children
-        ],
-        child_waits=[
-            ChildWaitEntry(
-                child_run_id=row["child_run_id"],
-                awaited_status=row["awaited_status"],
-                status=row["status"],
-                child_state=loads(row["child_state"]),  # type: ignore[arg-type]
+        else:
+            history.child_waits.append(
+                ChildWaitEntry(
+                    child_run_id=row["ref"],
+                    awaited_status=row["name"],
+                    status=row["status"],
+                    child_state=loads(row["data"]),  # type: ignore[arg-type]
+                )
             )
-            for row in waits
-        ],
-    )
-
-
-async def _has_waits(connection: Connection, run_id: str) -> bool:
-    """Whether the run recorded anything besides tasks (lets a task-only replay skip four queries)."""
-    row = await connection.fetch_one(
-        "SELECT 1 AS found WHERE EXISTS (SELECT 1 FROM sleeps WHERE run_id = ?) "
-        "OR EXISTS (SELECT 1 FROM events WHERE run_id = ?) "
-        "OR EXISTS (SELECT 1 FROM child_runs WHERE parent_run_id = ?)",
-        (run_id, run_id, run_id),
-    )
-    return row is not None
+    return history

@@ -423,7 +423,9 @@ class _NotificationSender:
             )
             return raw
         except Exception as error:
-            logger.warning("aiki: could not send %d PostgreSQL notification(s) (%s); polling covers", len(unique), error)
+            logger.warning(
+                "aiki: could not send %d PostgreSQL notification(s) (%s); polling covers", len(unique), error
+            )
             if raw is not None:
                 with contextlib.suppress(Exception):
                     await raw.close()
