@@ -27,13 +27,30 @@ class WorkerCommands:
 
     def __init__(self, core: ServerCore) -> None:
         self.core = core
+        #: (namespace, worker id) -> the work generation at which that worker's last claim found fewer
+        #: runs than it asked for
+        self._found_less_at: dict[tuple[str, str], int] = {}
 
     async def claim(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
         """Claim up to ``request.limit`` queued runs; waits up to ``wait_ms`` for one if none is ready."""
         loop_deadline = None
+        key = (namespace, request.worker_id)
+        notifier = self.core.notifier
         while True:
-            generation = self.core.notifier.work_generation
+            generation = notifier.work_generation
+            if request.wait_ms > 0 and self._found_less_at.get(key) == generation:
+                # This worker's last claim left the queue empty and nothing was queued since (in this
+                # process, or announced by another): wait for work before asking the database again.
+                self._found_less_at.pop(key, None)
+                await notifier.wait_for_work(
+                    min(request.wait_ms, self.core.settings.poll_interval_ms) / 1000, generation
+                )
+                continue
             claimed = await self._claim_once(namespace, request)
+            if len(claimed) < request.limit:
+                self._found_less_at[key] = generation
+            else:
+                self._found_less_at.pop(key, None)
             if claimed or request.wait_ms <= 0:
                 return claimed
             loop = asyncio.get_running_loop()
