@@ -15,7 +15,9 @@ from aiki.store.factory import database
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=os.environ.get("AIKI_URL"), help="aiki server URL (env AIKI_URL)")
-    parser.add_argument("--api-key", default=os.environ.get("AIKI_API_KEY"), help="API key (env AIKI_API_KEY)")
+    parser.add_argument(
+        "--api-key", default=os.environ.get("AIKI_API_KEY"), help="API key (env AIKI_API_KEY)"
+    )
     parser.add_argument("--db", default=os.environ.get("AIKI_DB"), help="database URL (env AIKI_DB)")
 
 

@@ -20,10 +20,21 @@ async def run_keys(arguments: argparse.Namespace) -> int:
             return 0
         if action == "list":
             keys = await api_keys.list_keys(srv, arguments.namespace)
-            print(render_table(
-                ["id", "namespace", "name", "created", "revoked"],
-                [[k.id, k.namespace, k.name, format_time(k.created_at_ms), format_time(k.revoked_at_ms)] for k in keys],
-            ))
+            print(
+                render_table(
+                    ["id", "namespace", "name", "created", "revoked"],
+                    [
+                        [
+                            k.id,
+                            k.namespace,
+                            k.name,
+                            format_time(k.created_at_ms),
+                            format_time(k.revoked_at_ms),
+                        ]
+                        for k in keys
+                    ],
+                )
+            )
             return 0
         await api_keys.revoke_key(srv, arguments.key_id)
         print(f"revoked key {arguments.key_id}")

@@ -22,8 +22,15 @@ async def run_runs(arguments: argparse.Namespace) -> int:
                 render_table(
                     ["id", "workflow", "version", "status", "attempts", "created", "updated"],
                     [
-                        [r.id, r.name, r.version_id, r.status.value, r.attempts, format_time(r.created_at_ms),
-                         format_time(r.updated_at_ms)]
+                        [
+                            r.id,
+                            r.name,
+                            r.version_id,
+                            r.status.value,
+                            r.attempts,
+                            format_time(r.created_at_ms),
+                            format_time(r.updated_at_ms),
+                        ]
                         for r in runs
                     ],
                 )
@@ -52,16 +59,23 @@ async def run_runs(arguments: argparse.Namespace) -> int:
             history = await transport.get_history(run.id)
             if history.tasks:
                 print("\ntasks")
-                print(render_table(
-                    ["name", "occurrence", "status", "attempts"],
-                    [[t.name, t.occurrence, t.status, t.attempts] for t in history.tasks],
-                ))
+                print(
+                    render_table(
+                        ["name", "occurrence", "status", "attempts"],
+                        [[t.name, t.occurrence, t.status, t.attempts] for t in history.tasks],
+                    )
+                )
             print("\ntimeline")
             timeline = await transport.get_timeline(run.id)
-            print(render_table(
-                ["at", "from", "to", "reason", "attempt"],
-                [[format_time(t.created_at_ms), t.from_status, t.to_status, t.reason, t.attempt] for t in timeline],
-            ))
+            print(
+                render_table(
+                    ["at", "from", "to", "reason", "attempt"],
+                    [
+                        [format_time(t.created_at_ms), t.from_status, t.to_status, t.reason, t.attempt]
+                        for t in timeline
+                    ],
+                )
+            )
             return 0
         operations = {
             "cancel": lambda run_id: transport.cancel_run(run_id, arguments.reason),

@@ -52,11 +52,15 @@ def load_workflows(targets: list[str]) -> list[WorkflowVersion]:
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
-            raise ConfigurationError(f"Cannot import {module_name!r} for worker target {target!r}: {error}") from error
+            raise ConfigurationError(
+                f"Cannot import {module_name!r} for worker target {target!r}: {error}"
+            ) from error
         value: Any = module
         for part in attribute.split("."):
             if not hasattr(value, part):
-                raise ConfigurationError(f"Module {module_name!r} has no attribute {attribute!r} (target {target!r}).")
+                raise ConfigurationError(
+                    f"Module {module_name!r} has no attribute {attribute!r} (target {target!r})."
+                )
             value = getattr(value, part)
         items = value if isinstance(value, list | tuple) else [value]
         for item in items:

@@ -58,8 +58,12 @@ class EmbeddedTransport:
     async def send_event(self, run_id: str, name: str, data: Any, reference_id: str | None) -> bool:
         return await self.server.events.send(self.namespace, run_id, name, data, reference_id)
 
-    async def wait_for_change(self, run_id: str, known_revision: int, timeout_ms: int) -> WorkflowRun:
-        return await self.server.runs.wait_for_change(self.namespace, run_id, known_revision, timeout_ms)
+    async def wait_for_change(
+        self, run_id: str, known_revision: int, timeout_ms: int, *, until_terminal: bool = False
+    ) -> WorkflowRun:
+        return await self.server.runs.wait_for_change(
+            self.namespace, run_id, known_revision, timeout_ms, until_terminal=until_terminal
+        )
 
     async def claim(self, request: ClaimRequest) -> list[ClaimedRun]:
         return await self.server.workers.claim(self.namespace, request)

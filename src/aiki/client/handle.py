@@ -144,7 +144,7 @@ class WorkflowRunHandle:
             if remaining_s <= 0:
                 return WaitResult(success=False, state=run.state, cause=None, timeout=True)
             run = await self.client.transport.wait_for_change(
-                run.id, run.revision, int(min(remaining_s, 30.0) * 1000)
+                run.id, run.revision, int(min(remaining_s, 30.0) * 1000), until_terminal=True
             )
             self.run = run
         if run.status is wanted:

@@ -122,12 +122,18 @@ class HttpTransport:
         answer = await self._call("POST", path, {"data": data, "reference_id": reference_id})
         return bool(answer["delivered"])
 
-    async def wait_for_change(self, run_id: str, known_revision: int, timeout_ms: int) -> WorkflowRun:
+    async def wait_for_change(
+        self, run_id: str, known_revision: int, timeout_ms: int, *, until_terminal: bool = False
+    ) -> WorkflowRun:
         timeout_ms = max(0, min(timeout_ms, MAX_CHANGE_WAIT_MS))
         answer = await self._call(
             "GET",
             f"/runs/{_segment(run_id)}/wait",
-            params={"known_revision": known_revision, "timeout_ms": timeout_ms},
+            params={
+                "known_revision": known_revision,
+                "timeout_ms": timeout_ms,
+                "until_terminal": int(until_terminal),
+            },
             wait_ms=timeout_ms,
         )
         return _decode(WorkflowRun, answer)

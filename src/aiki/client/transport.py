@@ -40,7 +40,12 @@ class Transport(Protocol):
 
     async def send_event(self, run_id: str, name: str, data: Any, reference_id: str | None) -> bool: ...
 
-    async def wait_for_change(self, run_id: str, known_revision: int, timeout_ms: int) -> WorkflowRun: ...
+    async def wait_for_change(
+        self, run_id: str, known_revision: int, timeout_ms: int, *, until_terminal: bool = False
+    ) -> WorkflowRun:
+        """The run once its revision differs from ``known_revision`` (with ``until_terminal``: once it is
+        terminal), or as it is at the timeout."""
+        ...
 
     async def claim(self, request: ClaimRequest) -> list[ClaimedRun]: ...
 

@@ -80,11 +80,15 @@ class ServerCore:
         self._opened = True
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[tuple[Connection, Changes]]:
-        """A write transaction; what it changed is published to waiters once it commits."""
+    async def write(self, *, single_statement: bool = False) -> AsyncIterator[tuple[Connection, Changes]]:
+        """A write transaction; what it changed is published to waiters once it commits.
+
+        ``single_statement``: the block runs exactly one statement, which a backend may then send without
+        BEGIN and COMMIT (one round trip on PostgreSQL).
+        """
         await self.ensure_open()
         changes = Changes()
-        async with self.db.transaction() as connection:
+        async with self.db.statement() if single_statement else self.db.transaction() as connection:
             yield connection, changes
             await self._notify_other_processes(connection, changes)
         self.notifier.publish(changes)

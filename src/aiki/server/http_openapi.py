@@ -149,6 +149,11 @@ def _paths() -> JSON:
                         "known_revision", {"type": "integer"}, "the revision the caller has", required=True
                     ),
                     _query("timeout_ms", {"type": "integer", "default": 30_000}, "at most 60 000"),
+                    _query(
+                        "until_terminal",
+                        {"type": "integer", "enum": [0, 1], "default": 0},
+                        "1: return only once the run is terminal (or at the timeout)",
+                    ),
                 ],
             )
         },

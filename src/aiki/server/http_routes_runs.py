@@ -94,8 +94,12 @@ def run_routes(api: Api) -> list[Route]:
         run_id = path_text(request, "run_id")
         known_revision = query_int(request, "known_revision", -1, minimum=-1)
         timeout_ms = min(query_int(request, "timeout_ms", 30_000), MAX_WAIT_MS)
+        until_terminal = query_int(request, "until_terminal", 0, maximum=1) == 1
         run = await unless_disconnected(
-            request, runs.wait_for_change(namespace, run_id, known_revision, timeout_ms)
+            request,
+            runs.wait_for_change(
+                namespace, run_id, known_revision, timeout_ms, until_terminal=until_terminal
+            ),
         )
         return json_response(run)
 

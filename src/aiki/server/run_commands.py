@@ -59,6 +59,10 @@ async def get_run_in(
     return run_from_row(row)
 
 
+def _moved(run: WorkflowRun, known_revision: int, until_terminal: bool) -> bool:
+    return run.revision != known_revision and (not until_terminal or run.status in TERMINAL_STATUSES)
+
+
 class RunCommands:
     """Start and steer runs."""
 
@@ -68,8 +72,11 @@ class RunCommands:
     async def start(self, namespace: str, request: StartRequest) -> WorkflowRun:
         """Create a run, or return the one its reference id already names (same input)."""
 
+        # A plain start (no parent, no reference id) is one statement: one round trip on PostgreSQL.
+        plain = request.parent is None and request.reference_id is None
+
         async def attempt() -> WorkflowRun:
-            async with self.core.write() as (connection, changes):
+            async with self.core.write(single_statement=plain) as (connection, changes):
                 return await self._start_in(connection, changes, namespace, request)
 
         # Two starts may race on one reference id (or one child address): the loser looks again.
@@ -296,9 +303,19 @@ class RunCommands:
             return await apply_transition(connection, run, target, changes, now_ms)
 
     async def wait_for_change(
-        self, namespace: str, run_id: str, known_revision: int, timeout_ms: int
+        self,
+        namespace: str,
+        run_id: str,
+        known_revision: int,
+        timeout_ms: int,
+        *,
+        until_terminal: bool = False,
     ) -> WorkflowRun:
-        """Return the run once its revision differs from ``known_revision`` (or after ``timeout_ms``)."""
+        """Return the run once its revision differs from ``known_revision`` (or after ``timeout_ms``).
+
+        With ``until_terminal``, only once the run is also terminal (``wait_for_status`` needs nothing
+        less, and is spared a read and a round trip for every step of the run).
+        """
         # A caller's patience is wall-clock time, not the server's (possibly fake) clock.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0, timeout_ms) / 1000
@@ -309,14 +326,16 @@ class RunCommands:
             try:
                 run = await self.get(namespace, run_id)
                 remaining_s = deadline - loop.time()
-                if run.revision != known_revision or remaining_s <= 0:
+                if _moved(run, known_revision, until_terminal) or remaining_s <= 0:
                     return run
-                changed = await notifier.wait_for_run(run_id, min(poll_s, remaining_s), watch)
-                if (
-                    changed is not None
-                    and changed.namespace == namespace
-                    and changed.revision != known_revision
-                ):
-                    return changed  # this process made the change: no need to read it back
+                while remaining_s > 0:
+                    changed = await notifier.wait_for_run(run_id, min(poll_s, remaining_s), watch)
+                    if changed is None or changed.namespace != namespace:
+                        break  # a timeout, or another process's change: read the run again
+                    if _moved(changed, known_revision, until_terminal):
+                        moved: WorkflowRun = changed
+                        return moved  # this process made the change: no need to read it back
+                    watch = notifier.watch_run(run_id)
+                    remaining_s = deadline - loop.time()
             finally:
                 notifier.unwatch_run(run_id, watch)

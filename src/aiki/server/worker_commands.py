@@ -77,6 +77,8 @@ class WorkerCommands:
             shard_sql = "shard IS NULL"
         params.append(request.limit)
         token = new_id()
+        if self.core.db.dialect == "postgres":
+            return await self._claim_in_one_statement(namespace, request, pairs, shard_sql, params, token)
         async with self.core.write() as (connection, changes):
             now_ms = self.core.clock.now_ms()
             rows = await connection.fetch_all(
@@ -101,6 +103,51 @@ class WorkerCommands:
             # The claim expiry is the runs' own deadline, far ahead: the timer loop need not wake for it.
             changes.earliest_deadline_ms = None
             return result
+
+    async def _claim_in_one_statement(
+        self,
+        namespace: str,
+        request: ClaimRequest,
+        pairs: str,
+        shard_sql: str,
+        params: list[Any],
+        token: str,
+    ) -> list[ClaimedRun]:
+        """PostgreSQL: pick (``SKIP LOCKED``), mark running and log the transitions in one statement, then
+        read the histories. A claimed run's history can only grow meanwhile (events), never change."""
+        state = RunState(RunStatus.RUNNING, reason="claimed")
+        state_json = dumps(state.to_dict())
+        async with self.core.write(single_statement=True) as (connection, changes):
+            now_ms = self.core.clock.now_ms()
+            rows = await connection.fetch_all(
+                "WITH picked AS (SELECT id FROM runs WHERE namespace = ? AND status = 'queued' "
+                f"AND ({pairs}) AND {shard_sql} ORDER BY updated_at_ms, id LIMIT ? FOR UPDATE SKIP LOCKED), "
+                "claimed AS (UPDATE runs SET status = 'running', state = ?, revision = runs.revision + 1, "
+                "due_at_ms = ?, waiting_on = NULL, claim_token = ?, worker_id = ?, updated_at_ms = ? "
+                f"FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING runs.*), "
+                "logged AS (INSERT INTO transitions (run_id, revision, attempt, from_status, to_status, reason, "
+                "state, created_at_ms) SELECT id, revision, attempts, 'queued', 'running', 'claimed', ?, ? "
+                f"FROM claimed) SELECT {RUN_COLUMNS} FROM claimed ORDER BY updated_at_ms, id",
+                [
+                    *params,
+                    state_json,
+                    now_ms + self.core.settings.claim_timeout_ms,
+                    token,
+                    request.worker_id,
+                    now_ms,
+                    state_json,
+                    now_ms,
+                ],
+            )
+            runs = [run_from_row(row) for row in rows]
+            for run in runs:
+                changes.runs.add(run.id)
+                changes.run_records[run.id] = run
+        result = []
+        for run in runs:
+            async with self.core.read() as connection:
+                result.append(ClaimedRun(run, await load_history(connection, run.id), token))
+        return result
 
     async def refresh_claims(self, namespace: str, claims: list[tuple[str, str]]) -> list[str]:
         """Extend the claims ``(run_id, claim_token)``; returns the run ids whose claim is no longer held."""

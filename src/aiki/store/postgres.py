@@ -240,7 +240,10 @@ class PostgresDatabase:
     async def statement(self) -> AsyncIterator[Connection]:
         # Autocommit: the one statement is its own transaction, in one round trip.
         async with self._pooled() as raw:
-            yield PostgresConnection(raw)
+            connection = PostgresConnection(raw)
+            yield connection
+            if connection.pending_notifications:
+                self._sender().send(connection.pending_notifications)
 
     async def listen(self, channel: str, callback: Callback) -> None:
         """Call ``callback(payload)`` for notifications that other processes send on ``channel``.
