@@ -228,6 +228,10 @@ class WorkerCommands:
         return await self.core.retrying(lambda: self._finish(namespace, outcome))
 
     async def _finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
+        if outcome.kind in ("complete", "fail") and self.core.db.dialect == "postgres":
+            finished = await self._finish_in_one_statement(namespace, outcome)
+            if finished is not None:
+                return finished
         async with self.core.write() as (connection, changes):
             row = await connection.fetch_one(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ? AND namespace = ?"
@@ -244,6 +248,49 @@ class WorkerCommands:
             now_ms = self.core.clock.now_ms()
             target = await self._target_state(connection, run, outcome, now_ms)
             return await enter_state(connection, run, target, changes, now_ms)
+
+    async def _finish_in_one_statement(self, namespace: str, outcome: RunOutcome) -> WorkflowRun | None:
+        """PostgreSQL: complete or fail a run that no parent can wait on, fenced, in one statement.
+
+        ``None`` when the statement matched nothing (stale writer, or a run with a parent or a reference id):
+        the general path then does the work or raises the right error.
+        """
+        if outcome.kind == "complete":
+            state = RunState(RunStatus.COMPLETED, output=outcome.output)
+        else:
+            state = RunState(RunStatus.FAILED, reason="error", error=outcome.error)
+        state_json = dumps(state.to_dict())
+        async with self.core.write(single_statement=True) as (connection, changes):
+            now_ms = self.core.clock.now_ms()
+            row = await connection.fetch_one(
+                "WITH moved AS (UPDATE runs SET status = ?, state = ?, revision = revision + 1, due_at_ms = NULL, "
+                "waiting_on = NULL, claim_token = NULL, worker_id = NULL, updated_at_ms = ? WHERE id = ? "
+                "AND namespace = ? AND revision = ? AND claim_token = ? AND status = 'running' "
+                f"AND parent_run_id IS NULL AND reference_id IS NULL RETURNING {RUN_COLUMNS}), "
+                "logged AS (INSERT INTO transitions (run_id, revision, attempt, from_status, to_status, reason, "
+                "state, created_at_ms) SELECT id, revision, attempts, 'running', ?, ?, ?, ? FROM moved) "
+                f"SELECT {RUN_COLUMNS} FROM moved",
+                (
+                    state.status.value,
+                    state_json,
+                    now_ms,
+                    outcome.run_id,
+                    namespace,
+                    outcome.expected_revision,
+                    outcome.claim_token,
+                    state.status.value,
+                    state.reason,
+                    state_json,
+                    now_ms,
+                ),
+            )
+            if row is None:
+                return None
+            run = run_from_row(row)
+            changes.runs.add(run.id)
+            changes.run_records[run.id] = run
+            changes.finished.add(run.id)
+            return run
 
     async def release(self, namespace: str, run_id: str, claim_token: str) -> None:
         """Give a claimed run back to the queue (a worker stopping before it could start it)."""
