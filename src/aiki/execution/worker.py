@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("aiki.worker")
 
+#: how long one claim request may wait at the server for work to arrive
+CLAIM_LONG_POLL_MS = 20_000
+
 WORKER_OPTIONS = {
     "max_concurrent_workflow_runs": 10,
     "shards": None,
@@ -154,7 +157,9 @@ class WorkerHandle:
                 workflows=workflows,
                 shards=self.settings.shards,
                 limit=capacity,
-                wait_ms=self.settings.poll_interval_ms,
+                # A long poll: the server answers the moment a run is queued (and itself looks at the
+                # database every poll interval for other processes' work), so idle workers cost nothing.
+                wait_ms=max(self.settings.poll_interval_ms, CLAIM_LONG_POLL_MS),
             )
             try:
                 claimed = await self._wait_or_stop(self.client.transport.claim(request), [])
