@@ -344,3 +344,17 @@ async def test_an_event_wakes_a_waiting_run_on_the_real_clock(env: Env) -> None:
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == {"timeout": False, "amount": 3}
+
+
+async def test_an_event_sent_before_any_worker_claimed_the_run_is_delivered_on_its_first_execution(
+    fake_env: Env,
+) -> None:
+    handle = await invoice_v1.start(fake_env.client)
+    assert await handle.events.payment.send({"amount": 7}) is True
+    await fake_env.start_worker(invoice_v1)
+
+    result = await handle.wait_for_status("completed", timeout={"seconds": 15})
+
+    assert result.state is not None and result.state.output == {"timeout": False, "amount": 7}
+    timeline = await fake_env.client.transport.get_timeline(handle.id)
+    assert [step.to_status for step in timeline] == ["queued", "running", "completed"]

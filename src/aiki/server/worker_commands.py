@@ -19,7 +19,7 @@ from aiki.server.waits import enter_state
 from aiki.store.database import Connection
 from aiki.store.history_rows import load_history
 from aiki.store.run_rows import RUN_COLUMNS, fetch_run_row, run_from_row
-from aiki.types import RunState, RunStatus, WorkflowRun
+from aiki.types import RunHistory, RunState, RunStatus, WorkflowRun
 
 
 class WorkerCommands:
@@ -127,7 +127,10 @@ class WorkerCommands:
                 f"FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING runs.*), "
                 "logged AS (INSERT INTO transitions (run_id, revision, attempt, from_status, to_status, reason, "
                 "state, created_at_ms) SELECT id, revision, attempts, 'queued', 'running', 'claimed', ?, ? "
-                f"FROM claimed) SELECT {RUN_COLUMNS} FROM claimed ORDER BY updated_at_ms, id",
+                # A run claimed for the first time (revision 0 -> 1) has executed nothing: only events sent
+                # before its start can make its history non-empty.
+                f"FROM claimed) SELECT {RUN_COLUMNS}, (revision > 1 OR EXISTS (SELECT 1 FROM events "
+                "WHERE events.run_id = claimed.id)) AS has_history FROM claimed ORDER BY updated_at_ms, id",
                 [
                     *params,
                     state_json,
@@ -139,12 +142,15 @@ class WorkerCommands:
                     now_ms,
                 ],
             )
-            runs = [run_from_row(row) for row in rows]
-            for run in runs:
+            runs = [(run_from_row(row), bool(row["has_history"])) for row in rows]
+            for run, _has_history in runs:
                 changes.runs.add(run.id)
                 changes.run_records[run.id] = run
         result = []
-        for run in runs:
+        for run, has_history in runs:
+            if not has_history:
+                result.append(ClaimedRun(run, RunHistory(), token))
+                continue
             async with self.core.read() as connection:
                 result.append(ClaimedRun(run, await load_history(connection, run.id), token))
         return result
