@@ -16,6 +16,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
@@ -115,7 +116,8 @@ def _find_check(spec: object) -> Callable[[object], object] | None:
     if isinstance(spec, types.UnionType) or typing.get_origin(spec) is not None:
         # A type form (``A | B``, ``Annotated[...]``, ``list[Item]``) is callable but validates nothing.
         try:
-            return TypeAdapter(spec).validate_python
+            adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, spec))
+            return adapter.validate_python
         except PydanticSchemaGenerationError as error:
             raise ConfigurationError(f"pydantic cannot validate the type {spec!r}: {error}") from error
     for method_name in ("parse", "model_validate"):
