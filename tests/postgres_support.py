@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from aiki.store.postgres import PostgresDatabase
+from aiki.store.postgres.database import PostgresDatabase
 
 ADMIN_URL = os.environ.get("AIKI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

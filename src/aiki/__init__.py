@@ -8,6 +8,7 @@ from aiki.client.client import Client, client
 from aiki.client.handle import WaitResult, WorkflowRunHandle
 from aiki.client.schedule_handle import ScheduleHandle
 from aiki.clock import Clock, FakeClock, SystemClock
+from aiki.contract.schedules import ScheduleInfo, ScheduleStatus
 from aiki.definitions.event import EventDefinition, event
 from aiki.definitions.retry import RetryPolicy
 from aiki.definitions.schedule import Schedule, schedule
@@ -34,7 +35,6 @@ from aiki.errors import (
 from aiki.execution.child_handle import ChildRunHandle
 from aiki.execution.context import EventResult, SleepResult, WorkflowRunContext
 from aiki.execution.worker import Worker, WorkerHandle, worker
-from aiki.schedule_contract import ScheduleInfo, ScheduleStatus
 from aiki.server.server import Server, server
 from aiki.store.factory import database
 from aiki.types import RunState, RunStatus, WorkflowRun

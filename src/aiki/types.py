@@ -257,3 +257,22 @@ class Transition:
 
 def _plain(value: Any) -> dict[str, Any]:
     return {item.name: getattr(value, item.name) for item in fields(value)}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as stored: it binds its holder to one namespace. Only the secret's hash is kept."""
+
+    id: str
+    namespace: str
+    #: what the key is for (``"billing workers"``)
+    name: str
+    created_at_ms: int
+    revoked_at_ms: int | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at_ms is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)

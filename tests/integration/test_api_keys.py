@@ -24,7 +24,6 @@ from aiki import (
 )
 from aiki.contract import ClaimRequest, RunOutcome, TaskWrite
 from aiki.errors import ForbiddenError
-from aiki.server.api_keys import create_key, list_keys, revoke_key
 from tests.transport_support import http_client, raw_http
 
 shared = workflow(name="shared")
@@ -48,7 +47,7 @@ async def clients(srv: Server) -> AsyncIterator[dict[str, Client]]:
     """Clients of namespaces ``acme`` and ``globex``, each with its own key."""
     made: dict[str, Client] = {}
     for namespace in ("acme", "globex"):
-        _key_id, secret = await create_key(srv, namespace, f"{namespace} app")
+        _key_id, secret = await srv.keys.create(namespace, f"{namespace} app")
         made[namespace] = http_client(srv, api_key=secret)
     yield made
     for each in made.values():
@@ -65,22 +64,22 @@ def claim_request(wait_ms: int = 0) -> ClaimRequest:
 
 
 async def test_a_created_key_is_stored_only_as_the_hash_of_its_secret(srv: Server) -> None:
-    key_id, secret = await create_key(srv, "acme", "billing workers")
+    key_id, secret = await srv.keys.create("acme", "billing workers")
 
     assert secret.startswith(f"aiki_{key_id}_") and len(secret) > len(key_id) + 40
     async with srv.core.read() as connection:
-        row = await connection.fetch_one("SELECT * FROM api_keys WHERE id = ?", (key_id,))
+        row = await connection._fetch_one("SELECT * FROM api_keys WHERE id = ?", (key_id,))
     assert row is not None
     assert row["key_hash"] == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in {str(value) for value in row.values()}
 
 
 async def test_list_keys_shows_names_and_namespaces_and_filters_by_namespace(srv: Server) -> None:
-    acme_id, _ = await create_key(srv, "acme", "workers")
-    globex_id, _ = await create_key(srv, "globex", "dashboard")
+    acme_id, _ = await srv.keys.create("acme", "workers")
+    globex_id, _ = await srv.keys.create("globex", "dashboard")
 
-    everything = await list_keys(srv)
-    only_acme = await list_keys(srv, "acme")
+    everything = await srv.keys.list()
+    only_acme = await srv.keys.list("acme")
 
     assert {(key.id, key.namespace, key.name) for key in everything} == {
         (acme_id, "acme", "workers"),
@@ -91,30 +90,30 @@ async def test_list_keys_shows_names_and_namespaces_and_filters_by_namespace(srv
 
 
 async def test_revoking_a_key_marks_it_and_revoking_again_keeps_the_first_time(srv: Server) -> None:
-    key_id, _ = await create_key(srv, "acme", "workers")
+    key_id, _ = await srv.keys.create("acme", "workers")
 
-    revoked = await revoke_key(srv, key_id)
-    again = await revoke_key(srv, key_id)
+    revoked = await srv.keys.revoke(key_id)
+    again = await srv.keys.revoke(key_id)
 
     assert revoked.revoked and revoked.revoked_at_ms is not None
     assert again.revoked_at_ms == revoked.revoked_at_ms
-    assert (await list_keys(srv))[0].revoked
+    assert (await srv.keys.list())[0].revoked
 
 
 async def test_revoking_an_unknown_key_raises_not_found(srv: Server) -> None:
     with pytest.raises(NotFoundError, match="No API key 'nope'"):
-        await revoke_key(srv, "nope")
+        await srv.keys.revoke("nope")
 
 
 @pytest.mark.parametrize("namespace", ["", "has space", "-leading-dash", "x" * 101, "naïve"])
 async def test_a_key_for_an_invalid_namespace_is_refused(srv: Server, namespace: str) -> None:
     with pytest.raises(InvalidOptionError, match="is not valid"):
-        await create_key(srv, namespace, "app")
+        await srv.keys.create(namespace, "app")
 
 
 async def test_a_key_without_a_name_is_refused(srv: Server) -> None:
     with pytest.raises(InvalidOptionError, match="needs a name"):
-        await create_key(srv, "acme", "  ")
+        await srv.keys.create("acme", "  ")
 
 
 # Authentication
@@ -131,7 +130,7 @@ async def test_without_any_key_requests_need_none_and_work_in_the_default_namesp
 
 
 async def test_once_a_key_exists_a_request_without_one_is_unauthorized(srv: Server) -> None:
-    await create_key(srv, "acme", "app")
+    await srv.keys.create("acme", "app")
     anonymous = http_client(srv)
     try:
         with pytest.raises(UnauthorizedError, match="requires an API key") as raised:
@@ -142,7 +141,7 @@ async def test_once_a_key_exists_a_request_without_one_is_unauthorized(srv: Serv
 
 
 async def test_an_unknown_key_is_unauthorized_with_a_401(srv: Server) -> None:
-    await create_key(srv, "acme", "app")
+    await srv.keys.create("acme", "app")
     async with raw_http(srv, {"authorization": "Bearer aiki_made_up"}) as caller:
         response = await caller.get("/api/v1/runs")
     assert response.status_code == 401
@@ -157,9 +156,9 @@ async def test_an_authorization_header_that_is_not_bearer_is_unauthorized(srv: S
 
 
 async def test_a_revoked_key_is_forbidden_with_a_403(srv: Server) -> None:
-    await create_key(srv, "acme", "still valid")
-    key_id, secret = await create_key(srv, "acme", "leaked")
-    await revoke_key(srv, key_id)
+    await srv.keys.create("acme", "still valid")
+    key_id, secret = await srv.keys.create("acme", "leaked")
+    await srv.keys.revoke(key_id)
     revoked = http_client(srv, api_key=secret)
     try:
         with pytest.raises(ForbiddenError, match="was revoked"):
@@ -169,15 +168,15 @@ async def test_a_revoked_key_is_forbidden_with_a_403(srv: Server) -> None:
 
 
 async def test_healthz_needs_no_key(srv: Server) -> None:
-    await create_key(srv, "acme", "app")
+    await srv.keys.create("acme", "app")
     async with raw_http(srv) as caller:
         assert (await caller.get("/healthz")).status_code == 200
         assert (await caller.get("/api/v1/openapi.json")).status_code == 401
 
 
 async def test_when_every_key_is_revoked_the_server_is_open_again(srv: Server) -> None:
-    key_id, _ = await create_key(srv, "acme", "app")
-    await revoke_key(srv, key_id)
+    key_id, _ = await srv.keys.create("acme", "app")
+    await srv.keys.revoke(key_id)
     anonymous = http_client(srv)
     try:
         assert await anonymous.list_runs() == []
@@ -186,7 +185,7 @@ async def test_when_every_key_is_revoked_the_server_is_open_again(srv: Server) -
 
 
 async def test_a_key_naming_another_namespace_is_forbidden(srv: Server) -> None:
-    _key_id, secret = await create_key(srv, "acme", "app")
+    _key_id, secret = await srv.keys.create("acme", "app")
     confused = http_client(srv, api_key=secret, namespace="globex")
     try:
         with pytest.raises(ForbiddenError, match="belongs to namespace 'acme'"):

@@ -433,37 +433,6 @@ async def test_release_puts_a_claimed_run_back_in_the_queue(transport_env: Trans
 # Server features (extensions)
 
 
-class EchoFeature:
-    """A server feature that answers with what it was asked, to check the generic extension route."""
-
-    async def call(self, namespace: str, operation: str, payload: dict[str, Any]) -> Any:
-        if operation == "fail":
-            raise InvalidOptionError(f"echo cannot {operation}")
-        return {"namespace": namespace, "operation": operation, "payload": payload}
-
-
-async def test_an_extension_operation_reaches_the_feature_with_the_namespace(
-    transport_env: TransportEnv,
-) -> None:
-    transport_env.server.extensions["echo"] = EchoFeature()
-    transport = transport_env.client.transport
-
-    answer = await transport.call_extension("echo", "ping", {"n": 1, "list": [1, "x", None]})
-
-    assert answer == {
-        "namespace": "default",
-        "operation": "ping",
-        "payload": {"n": 1, "list": [1, "x", None]},
-    }
-    with pytest.raises(InvalidOptionError, match="echo cannot fail"):
-        await transport.call_extension("echo", "fail", {})
-
-
-async def test_an_unknown_extension_raises_not_found(transport_env: TransportEnv) -> None:
-    with pytest.raises(NotFoundError, match="No server feature 'nothing'"):
-        await transport_env.client.transport.call_extension("nothing", "ping", {})
-
-
 # The two transports side by side
 
 

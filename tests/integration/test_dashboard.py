@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from aiki import Server, database, server
-from aiki.server import api_keys
 from tests.transport_support import raw_http
 
 #: ``name: ["METHOD", "/path"]`` entries of the script's ROUTES table
@@ -113,7 +112,7 @@ async def test_the_dashboard_files_are_public_while_the_api_requires_a_key(
     srv: Server, http: httpx.AsyncClient
 ) -> None:
     await srv.open()
-    await api_keys.create_key(srv, "default", "ops")
+    await srv.keys.create("default", "ops")
 
     assert (await http.get("/api/v1/runs")).status_code == 401
     for path in ("/", "/dashboard.js", "/dashboard.css"):

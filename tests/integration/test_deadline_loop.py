@@ -11,7 +11,7 @@ import pytest
 
 from aiki import FakeClock, RunStatus, client, database, event, server, workflow
 from aiki.contract import ClaimRequest
-from aiki.server.runtime import Runtime
+from aiki.server.engine.runtime import Runtime
 from tests.conftest import Env
 from tests.integration.run_watch import until
 

@@ -9,6 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from aiki import (
@@ -31,7 +34,8 @@ from aiki.errors import (
     InvalidTransitionError,
     SerializationError,
 )
-from tests.transport_support import raw_http
+from aiki.server.http.endpoint import Api
+from tests.transport_support import IN_PROCESS_URL, raw_http
 
 IDLE_START = {
     "name": "idle",
@@ -163,8 +167,14 @@ class RaisingFeature:
         "request": InvalidRequestError("bad field", "x"),
     }
 
-    async def call(self, namespace: str, operation: str, payload: dict[str, Any]) -> Any:
-        raise self.ERRORS[operation]
+    @classmethod
+    def app(cls, srv: Server) -> Starlette:
+        """An app with one route, built as every API route is, that raises the error its path names."""
+
+        async def raising(request: Request, namespace: str) -> Response:
+            raise cls.ERRORS[request.path_params["operation"]]
+
+        return Starlette(routes=[Api(srv.commands).route("/raise/{operation}", ["POST"], raising)])
 
 
 @pytest.mark.parametrize(
@@ -187,12 +197,14 @@ class RaisingFeature:
 async def test_each_error_class_has_its_status_code_and_fields(
     http: httpx.AsyncClient, srv: Server, operation: str, status_code: int
 ) -> None:
-    srv.extensions["raiser"] = RaisingFeature()
     expected = RaisingFeature.ERRORS[operation]
-
-    error = assert_error(
-        await http.post(f"/api/v1/ext/raiser/{operation}"), status_code, type(expected).__name__
+    raising = httpx.AsyncClient(
+        transport=httpx.ASGITransport(RaisingFeature.app(srv)), base_url=IN_PROCESS_URL
     )
+    async with raising:
+        response = await raising.post(f"/api/v1/raise/{operation}")
+
+    error = assert_error(response, status_code, type(expected).__name__)
 
     assert error == expected.to_dict()
 
@@ -358,8 +370,7 @@ TYPED_BODIES: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "/api/v1/worker/release": [{}, {"run_id": 1, "claim_token": "t"}, {"run_id": "{id}"}],
-    "/api/v1/ext/echo/op": [],
-    "/api/v1/ext/schedules/activate": [
+    "/api/v1/schedules": [
         {"workflow_name": 1},
         {
             "workflow_name": "w",
@@ -378,9 +389,7 @@ TYPED_BODIES: dict[str, list[dict[str, Any]]] = {
             "run_options": [],
         },
     ],
-    "/api/v1/ext/schedules/get": [{"id": 5}, {"id": None}, {"id": "\u0000"}],
-    "/api/v1/ext/schedules/list": [{"limit": "x"}, {"limit": 2**80}, {"status": 3}, {"before_id": {}}],
-    "/api/v1/ext/schedules/no-such-operation": [{}],
+    "/api/v1/schedules/nope/pause": [{"x": 1}],
 }
 
 BAD_GETS = [
@@ -394,12 +403,12 @@ BAD_GETS = [
     "/api/v1/runs/{id}/wait?known_revision=0&timeout_ms=-5",
     "/api/v1/runs/{id}/wait?known_revision=0&timeout_ms=1e3",
     "/api/v1/runs/{id}/events/x",
+    "/api/v1/schedules?limit=x",
+    "/api/v1/schedules?limit=0",
+    "/api/v1/schedules?status=sleepy",
+    "/api/v1/schedules/%00",
+    "/api/v1/schedules/nope/runs?limit=2000",
 ]
-
-
-class EchoFeature:
-    async def call(self, namespace: str, operation: str, payload: dict[str, Any]) -> Any:
-        return payload
 
 
 def _fill(value: Any, run_id: str) -> Any:
@@ -415,7 +424,6 @@ def _fill(value: Any, run_id: str) -> Any:
 async def test_malformed_bodies_on_every_post_route_get_a_4xx_json_error(
     http: httpx.AsyncClient, srv: Server
 ) -> None:
-    srv.extensions["echo"] = EchoFeature()
     run_id = (await start_run(http))["id"]
     failures = []
     for route, typed in TYPED_BODIES.items():

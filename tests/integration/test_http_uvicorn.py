@@ -14,7 +14,6 @@ import uvicorn
 
 from aiki import RunStatus, Server, client, database, event, server, task, worker, workflow
 from aiki.contract import ClaimRequest
-from aiki.server.api_keys import create_key
 from tests.integration.run_watch import awaiting_event, until
 
 
@@ -55,7 +54,7 @@ async def _wait_until(condition: Any, what: str, timeout_s: float = 15.0) -> Non
 async def live(db_url: str) -> AsyncIterator[LiveServer]:
     srv = server(db=database(db_url), opts={"poll_interval_ms": 200})
     await srv.runtime.start()
-    _key_id, secret = await create_key(srv, "live", "tests")
+    _key_id, secret = await srv.keys.create("live", "tests")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]

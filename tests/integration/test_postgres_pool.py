@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from aiki.store.postgres import PostgresDatabase
+from aiki.store.postgres.database import PostgresDatabase
 from tests.conftest import BACKENDS
 from tests.postgres_support import fresh_postgres_url
 
@@ -16,7 +16,7 @@ if "postgres" not in BACKENDS:
 
 async def use_the_database(db: PostgresDatabase, finished: list[bool]) -> None:
     async with db.transaction() as connection:
-        await connection.fetch_one("SELECT 1 AS one")
+        await connection._fetch_one("SELECT 1 AS one")
     finished.append(True)
 
 

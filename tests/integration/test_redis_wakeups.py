@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from aiki import RunStatus, Server, client, database, server, task, worker, workflow
-from aiki.server.changes import Changes
-from aiki.server.notifier import Notifier
-from aiki.server.redis_wakeups import RedisWakeups
+from aiki.server.engine.changes import Changes
+from aiki.server.engine.notifier import Notifier
+from aiki.server.engine.redis_wakeups import RedisWakeups
 from tests.integration.run_watch import PATIENCE_S
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiki import database, server
-from aiki.server.changes import Changes
+from aiki.server.engine.changes import Changes
 from aiki.store.database import Connection
 
 

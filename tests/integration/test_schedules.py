@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from aiki import (
-    ConfigurationError,
     FakeClock,
+    InvalidRequestError,
     NotFoundError,
     RunStatus,
     ScheduleConflictError,
@@ -26,13 +26,7 @@ from aiki import (
     server,
     workflow,
 )
-from aiki.client.schedule_handle import (
-    deactivate_schedule,
-    get_schedule,
-    list_schedules,
-    pause_schedule,
-    resume_schedule,
-)
+from aiki.contract.schedules import ActivateScheduleRequest
 from tests.conftest import Env
 from tests.transport_support import TransportEnv
 
@@ -447,26 +441,29 @@ async def test_two_reference_ids_with_one_definition_are_two_schedules(fake_env:
 async def test_schedules_are_listed_newest_first_and_filtered_by_status(fake_env: Env) -> None:
     older = await every_minute().activate(fake_env.client, report_v1, 1)
     newer = await every_minute().activate(fake_env.client, report_v1, 2)
-    await pause_schedule(fake_env.client, older.id)
+    await (await fake_env.client.get_schedule_handle(older.id)).pause()
 
-    assert [info.id for info in await list_schedules(fake_env.client)] == [newer.id, older.id]
-    assert [info.id for info in await list_schedules(fake_env.client, status="paused")] == [older.id]
-    assert await list_schedules(fake_env.client, workflow="another") == []
+    assert [info.id for info in await fake_env.client.list_schedules()] == [newer.id, older.id]
+    assert [info.id for info in await fake_env.client.list_schedules(status="paused")] == [older.id]
+    assert await fake_env.client.list_schedules(workflow="another") == []
 
 
 async def test_schedules_are_paused_resumed_and_deactivated_by_id(fake_env: Env) -> None:
     handle = await every_minute().activate(fake_env.client, report_v1)
 
-    assert (await pause_schedule(fake_env.client, handle.id)).status is ScheduleStatus.PAUSED
-    assert (await resume_schedule(fake_env.client, handle.id)).status is ScheduleStatus.ACTIVE
-    assert (await deactivate_schedule(fake_env.client, handle.id)).status is ScheduleStatus.INACTIVE
-    assert (await get_schedule(fake_env.client, handle.id)).status is ScheduleStatus.INACTIVE
+    by_id = await fake_env.client.get_schedule_handle(handle.id)
+    assert (await by_id.pause()).status is ScheduleStatus.PAUSED
+    assert (await by_id.resume()).status is ScheduleStatus.ACTIVE
+    assert (await by_id.deactivate()).status is ScheduleStatus.INACTIVE
+    assert (await by_id.refresh()).status is ScheduleStatus.INACTIVE
 
 
-@pytest.mark.parametrize("operation", [get_schedule, pause_schedule, resume_schedule, deactivate_schedule])
-async def test_an_unknown_schedule_id_is_not_found(fake_env: Env, operation: Any) -> None:
+@pytest.mark.parametrize(
+    "operation", ["get_schedule", "pause_schedule", "resume_schedule", "deactivate_schedule"]
+)
+async def test_an_unknown_schedule_id_is_not_found(fake_env: Env, operation: str) -> None:
     with pytest.raises(NotFoundError, match="no-such-schedule"):
-        await operation(fake_env.client, "no-such-schedule")
+        await getattr(fake_env.client.transport, operation)("no-such-schedule")
 
 
 async def until_asleep(clock: FakeClock) -> None:
@@ -565,12 +562,12 @@ async def test_schedules_are_activated_and_steered_alike_over_both_transports(
     assert again.id == handle.id
 
     assert (await handle.pause()).status is ScheduleStatus.PAUSED
-    [listed] = await list_schedules(transport_env.client, status="paused")
+    [listed] = await transport_env.client.list_schedules(status="paused")
     assert listed == handle.info
     assert listed.timing == {"type": "cron", "expression": "0 9 * * *", "timezone": "Europe/Berlin"}
     assert (await handle.resume()).status is ScheduleStatus.ACTIVE
     assert (await handle.deactivate()).status is ScheduleStatus.INACTIVE
-    assert (await get_schedule(transport_env.client, handle.id)).status is ScheduleStatus.INACTIVE
+    assert (await transport_env.client.get_schedule_handle(handle.id)).info.status is ScheduleStatus.INACTIVE
 
 
 async def test_a_reference_conflict_is_a_schedule_conflict_error_over_both_transports(
@@ -588,16 +585,17 @@ async def test_a_reference_conflict_is_a_schedule_conflict_error_over_both_trans
 async def test_a_bad_timing_sent_to_the_server_is_refused_over_both_transports(
     transport_env: TransportEnv,
 ) -> None:
-    payload = {
-        "workflow_name": "report",
-        "version_id": "1.0.0",
-        "timing": {"type": "cron", "expression": "0 9 * * *", "timezone": "Mars/Olympus"},
-        "overlap_policy": "allow",
-        "input": None,
-        "run_options": {},
-    }
-    with pytest.raises(ConfigurationError, match="Mars/Olympus"):
-        await transport_env.client.transport.call_extension("schedules", "activate", payload)
+    request = ActivateScheduleRequest(
+        workflow_name="report",
+        version_id="1.0.0",
+        timing={"type": "cron", "expression": "0 9 * * *", "timezone": "Mars/Olympus"},
+        overlap_policy="allow",
+        input=None,
+        run_options={},
+    )
+    with pytest.raises(InvalidRequestError, match="Mars/Olympus") as caught:
+        await transport_env.client.transport.activate_schedule(request)
+    assert caught.value.field == "timing"
 
 
 async def test_a_short_interval_schedule_runs_for_real_over_both_transports(

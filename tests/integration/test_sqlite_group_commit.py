@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aiki.store.sqlite import SqliteDatabase
+from aiki.store.sqlite.database import SqliteDatabase
 
 
 @pytest.fixture
@@ -16,20 +16,20 @@ async def db(tmp_path: Path) -> SqliteDatabase:
     database = SqliteDatabase(f"sqlite:///{tmp_path}/group.db")
     await database.open(migrate=False)
     async with database.transaction() as connection:
-        await connection.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL)")
+        await connection._execute("CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL)")
     return database
 
 
 async def insert(db: SqliteDatabase, label: str, fail: bool = False) -> None:
     async with db.transaction() as connection:
-        await connection.execute("INSERT INTO items (label) VALUES (?)", (label,))
+        await connection._execute("INSERT INTO items (label) VALUES (?)", (label,))
         if fail:
             raise RuntimeError(f"body {label} fails")
 
 
 async def labels(db: SqliteDatabase) -> list[str]:
     async with db.read() as connection:
-        rows = await connection.fetch_all("SELECT label FROM items ORDER BY id")
+        rows = await connection._fetch_all("SELECT label FROM items ORDER BY id")
     return [row["label"] for row in rows]
 
 

@@ -32,8 +32,9 @@ from aiki import (
 )
 from aiki.contract import ClaimedRun, ClaimRequest, ParentLink, RunOutcome, StartRequest, TaskWrite
 from aiki.errors import InvalidRequestError
-from aiki.store.database import Connection, Database
-from aiki.store.migrations import migrate, migration_files
+from aiki.store.connection import Connection
+from aiki.store.database import Database
+from aiki.store.migrations import Dialect, migrate, migration_files
 from tests.conftest import BACKENDS, Env
 from tests.integration.run_watch import PATIENCE_S
 
@@ -130,23 +131,27 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 Schema = dict[str, Any]
 
 
+def dialect_of(db: Database) -> Dialect:
+    return "sqlite" if db.url.startswith("sqlite") else "postgres"
+
+
 async def schema_of(db: Database) -> Schema:
     """Tables with their column names, and indexes with their table and uniqueness."""
     async with db.read() as connection:
-        if db.dialect == "sqlite":
+        if dialect_of(db) == "sqlite":
             return await _sqlite_schema(connection)
         return await _postgres_schema(connection)
 
 
 async def _sqlite_schema(connection: Connection) -> Schema:
-    tables = await connection.fetch_all(
+    tables = await connection._fetch_all(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     )
     columns = {}
     for row in tables:
-        info = await connection.fetch_all(f"SELECT name FROM pragma_table_info('{row['name']}')")
+        info = await connection._fetch_all(f"SELECT name FROM pragma_table_info('{row['name']}')")
         columns[row["name"]] = sorted(column["name"] for column in info)
-    indexes = await connection.fetch_all(
+    indexes = await connection._fetch_all(
         "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
     )
     return {
@@ -158,13 +163,13 @@ async def _sqlite_schema(connection: Connection) -> Schema:
 
 
 async def _postgres_schema(connection: Connection) -> Schema:
-    rows = await connection.fetch_all(
+    rows = await connection._fetch_all(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
     )
     columns: dict[str, list[str]] = {}
     for row in rows:
         columns.setdefault(row["table_name"], []).append(row["column_name"])
-    indexes = await connection.fetch_all(
+    indexes = await connection._fetch_all(
         "SELECT i.relname AS name, t.relname AS tbl_name, x.indisunique AS is_unique, x.indisprimary AS pk "
         "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
         "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = 'public'"
@@ -186,7 +191,7 @@ async def test_migrations_create_every_table_and_index_and_record_each_migration
     try:
         schema = await schema_of(db)
         async with db.read() as connection:
-            recorded = await connection.fetch_all("SELECT number, name FROM aiki_migrations ORDER BY number")
+            recorded = await connection._fetch_all("SELECT number, name FROM aiki_migrations ORDER BY number")
     finally:
         await db.close()
 
@@ -194,7 +199,7 @@ async def test_migrations_create_every_table_and_index_and_record_each_migration
     assert set(schema["indexes"]) >= CORE_INDEXES
     assert schema["indexes"]["tasks_by_address"] == ("tasks", True)
     assert [(row["number"], row["name"]) for row in recorded] == [
-        (number, name) for number, name, _sql in migration_files(db.dialect)
+        (number, name) for number, name, _sql in migration_files(dialect_of(db))
     ]
 
 
@@ -204,7 +209,7 @@ async def test_applying_the_migrations_again_changes_nothing(empty_db_url: str) 
     try:
         before = await schema_of(db)
         async with db.transaction() as connection:
-            applied = await migrate(connection, 0)
+            applied = await migrate(connection, dialect_of(db), 0)
         await db.close()
         await db.open(migrate=True)
         after = await schema_of(db)
@@ -220,12 +225,14 @@ async def test_servers_opening_an_empty_database_at_once_migrate_it_exactly_once
     try:
         await asyncio.gather(*(db.open(migrate=True) for db in databases))
         async with databases[0].read() as connection:
-            recorded = await connection.fetch_all("SELECT number FROM aiki_migrations")
+            recorded = await connection._fetch_all("SELECT number FROM aiki_migrations")
     finally:
         for db in databases:
             await db.close()
 
-    assert sorted(row["number"] for row in recorded) == [n for n, _name, _sql in migration_files(db.dialect)]
+    assert sorted(row["number"] for row in recorded) == [
+        n for n, _name, _sql in migration_files(dialect_of(db))
+    ]
 
 
 if "postgres" in BACKENDS and "sqlite" in BACKENDS:
@@ -485,12 +492,12 @@ if "postgres" in BACKENDS:
             "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
         )
         async with starter.db.transaction() as connection:
-            killed = await connection.fetch_all(terminate)
+            killed = await connection._fetch_all(terminate)
         assert len(killed) == 2
 
         async def both_listen_again() -> bool:
             async with starter.db.read() as connection:
-                row = await connection.fetch_one(listening)
+                row = await connection._fetch_one(listening)
             return row is not None and row["listeners"] == 2
 
         await wait_until(both_listen_again, "the listeners to reconnect")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from aiki.contract import ClaimedRun, ClaimRequest, ParentLink, RunOutcome, StartRequest, TaskWrite
-from aiki.contract_json import MAX_SAFE_INTEGER, check_text, decode, encode
+from aiki.contract.codec import MAX_SAFE_INTEGER, check_text, decode, encode
 from aiki.errors import InvalidRequestError
 from aiki.types import RunHistory, RunState, RunStatus, SleepEntry, TaskEntry, Transition, WorkflowRun
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aiki import ConfigurationError, database
-from aiki.store.postgres import redact, to_psycopg
+from aiki.store.postgres.connection import to_psycopg
+from aiki.store.postgres.database import redact
 
 
 def test_question_marks_become_psycopg_placeholders() -> None:

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from aiki.contract.recurrence import CronTiming, IntervalTiming, parse_overlap_policy, parse_timing
 from aiki.errors import ConfigurationError
-from aiki.recurrence import CronTiming, IntervalTiming, parse_overlap_policy, parse_timing
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from aiki import ConfigurationError, InvalidOptionError, SchemaValidationError, schedule, workflow
-from aiki.recurrence import CronTiming, IntervalTiming
+from aiki.contract.recurrence import CronTiming, IntervalTiming
 
 report = workflow(name="report")
 

@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from aiki.errors import InvalidTransitionError
-from aiki.server.state_machine import TRANSITIONS, check_transition, is_allowed
+from aiki.server.engine.state_machine import TRANSITIONS, check_transition, is_allowed
 from aiki.types import TERMINAL_STATUSES, RunStatus
 
 S = RunStatus

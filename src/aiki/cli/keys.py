@@ -9,17 +9,15 @@ from aiki.cli.tables import format_time, render_table
 
 
 async def run_keys(arguments: argparse.Namespace) -> int:
-    from aiki.server import api_keys
-
     async with open_server(arguments.db) as srv:
         action = arguments.keys_action
         if action == "create":
-            key_id, secret = await api_keys.create_key(srv, arguments.namespace, arguments.name)
+            key_id, secret = await srv.keys.create(arguments.namespace, arguments.name)
             print(f"created key {key_id} for namespace {arguments.namespace!r}")
             print(f"secret (shown once, store it now): {secret}")
             return 0
         if action == "list":
-            keys = await api_keys.list_keys(srv, arguments.namespace)
+            keys = await srv.keys.list(arguments.namespace)
             print(
                 render_table(
                     ["id", "namespace", "name", "created", "revoked"],
@@ -36,6 +34,6 @@ async def run_keys(arguments: argparse.Namespace) -> int:
                 )
             )
             return 0
-        await api_keys.revoke_key(srv, arguments.key_id)
+        await srv.keys.revoke(arguments.key_id)
         print(f"revoked key {arguments.key_id}")
         return 0

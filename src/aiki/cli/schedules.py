@@ -6,14 +6,13 @@ import argparse
 
 from aiki.cli.connect import open_client
 from aiki.cli.tables import format_time, render_table
-from aiki.client import schedule_handle
 
 
 async def run_schedules(arguments: argparse.Namespace) -> int:
     async with open_client(arguments) as c:
         action = arguments.schedules_action
         if action == "list":
-            schedules = await schedule_handle.list_schedules(c, limit=1000)
+            schedules = await c.list_schedules(limit=1000)
             print(
                 render_table(
                     ["id", "workflow", "version", "timing", "status", "overlap", "next run"],
@@ -32,11 +31,8 @@ async def run_schedules(arguments: argparse.Namespace) -> int:
                 )
             )
             return 0
-        operations = {
-            "pause": schedule_handle.pause_schedule,
-            "resume": schedule_handle.resume_schedule,
-            "deactivate": schedule_handle.deactivate_schedule,
-        }
-        schedule = await operations[action](c, arguments.schedule_id)
+        handle = await c.get_schedule_handle(arguments.schedule_id)
+        operations = {"pause": handle.pause, "resume": handle.resume, "deactivate": handle.deactivate}
+        schedule = await operations[action]()
         print(f"{schedule.id}: {schedule.status.value}")
         return 0

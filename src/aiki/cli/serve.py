@@ -117,13 +117,10 @@ async def run_worker(arguments: argparse.Namespace) -> int:
 
 async def run_migrate(arguments: argparse.Namespace) -> int:
     """Create or migrate the schema of ``--db``."""
-    from aiki.store.migrations import migration_files
-
     if not arguments.db:
         raise ConfigurationError("aiki migrate needs --db (or AIKI_DB).")
     db = database(arguments.db)
     await db.open(migrate=True)
     await db.close()
-    names = [name for _number, name, _sql in migration_files(db.dialect)]
-    print(f"{arguments.db}: schema up to date ({', '.join(names)})")
+    print(f"{db.redacted_url}: schema up to date ({', '.join(db.migration_names())})")
     return 0

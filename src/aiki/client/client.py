@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from aiki.client.schedule_handle import ScheduleHandle
 from aiki.client.transport import Transport
-from aiki.errors import ConfigurationError
+from aiki.contract.schedules import ScheduleInfo, ScheduleStatus
+from aiki.errors import ConfigurationError, InvalidOptionError
 from aiki.types import WorkflowRun
 
 if TYPE_CHECKING:
@@ -30,6 +32,33 @@ class Client:
     ) -> list[WorkflowRun]:
         return await self.transport.list_runs(status=status, workflow=workflow, limit=limit)
 
+    async def list_schedules(
+        self,
+        *,
+        status: ScheduleStatus | str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[ScheduleInfo]:
+        """Schedules of the client's namespace, newest first.
+
+        Args:
+            status: only ``"active"``, ``"paused"`` or ``"inactive"`` ones.
+            workflow: only schedules of this workflow name.
+            limit: at most this many (1 to 1000).
+            before_id: page backwards: only schedules older than this id.
+        """
+        return await self.transport.list_schedules(
+            status=None if status is None else _schedule_status(status),
+            workflow=workflow,
+            limit=limit,
+            before_id=before_id,
+        )
+
+    async def get_schedule_handle(self, schedule_id: str) -> ScheduleHandle:
+        """The handle of schedule ``schedule_id``; ``NotFoundError`` if there is none."""
+        return ScheduleHandle(self, await self.transport.get_schedule(schedule_id))
+
     async def close(self) -> None:
         await self.transport.close()
 
@@ -38,6 +67,14 @@ class Client:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def _schedule_status(value: ScheduleStatus | str) -> ScheduleStatus:
+    try:
+        return ScheduleStatus(value)
+    except ValueError:
+        valid = ", ".join(status.value for status in ScheduleStatus)
+        raise InvalidOptionError(f"Schedule status {value!r} is unknown; use one of: {valid}.") from None
 
 
 def client(

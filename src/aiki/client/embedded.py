@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
-from aiki.errors import NotFoundError
+from aiki.contract.limits import check_limit
+from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.types import RunHistory, Transition, WorkflowRun
 
 if TYPE_CHECKING:
@@ -80,11 +81,35 @@ class EmbeddedTransport:
     async def release(self, run_id: str, claim_token: str) -> None:
         await self.server.workers.release(self.namespace, run_id, claim_token)
 
-    async def call_extension(self, name: str, operation: str, payload: dict[str, Any]) -> Any:
-        extension = self.server.extensions.get(name)
-        if extension is None:
-            raise NotFoundError("server feature", name)
-        return await extension.call(self.namespace, operation, payload)
+    async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleInfo:
+        return await self.server.schedules.activate(self.namespace, request)
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleInfo:
+        return await self.server.schedules.get(self.namespace, schedule_id)
+
+    async def list_schedules(
+        self,
+        *,
+        status: ScheduleStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[ScheduleInfo]:
+        return await self.server.schedules.list(
+            self.namespace, status=status, workflow=workflow, limit=check_limit(limit), before_id=before_id
+        )
+
+    async def pause_schedule(self, schedule_id: str) -> ScheduleInfo:
+        return await self.server.schedules.pause(self.namespace, schedule_id)
+
+    async def resume_schedule(self, schedule_id: str) -> ScheduleInfo:
+        return await self.server.schedules.resume(self.namespace, schedule_id)
+
+    async def deactivate_schedule(self, schedule_id: str) -> ScheduleInfo:
+        return await self.server.schedules.deactivate(self.namespace, schedule_id)
+
+    async def list_schedule_runs(self, schedule_id: str, *, limit: int = 50) -> list[WorkflowRun]:
+        return await self.server.schedules.list_runs(self.namespace, schedule_id, check_limit(limit))
 
     async def close(self) -> None:
         """Nothing to release: the server belongs to its owner."""

@@ -12,24 +12,15 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from aiki.canonical_json import to_jsonable
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
-from aiki.contract_json import decode, encode
-from aiki.errors import (
-    AikiError,
-    ConfigurationError,
-    InvalidOptionError,
-    InvalidRequestError,
-    error_from_dict,
-)
+from aiki.contract.codec import decode, encode
+from aiki.contract.limits import check_limit
+from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
+from aiki.contract.wire import API_PREFIX, MAX_CHANGE_WAIT_MS, MAX_CLAIM_WAIT_MS, NAMESPACE_HEADER
+from aiki.errors import AikiError, ConfigurationError, InvalidRequestError, error_from_dict
 from aiki.types import RunHistory, Transition, WorkflowRun
 
 T = TypeVar("T")
-
-NAMESPACE_HEADER = "x-aiki-namespace"
-#: the server answers a claim after 30 s at most, and a wait for a change after 60 s at most
-MAX_CLAIM_WAIT_MS = 30_000
-MAX_CHANGE_WAIT_MS = 60_000
 
 
 class HttpTransport:
@@ -71,7 +62,7 @@ class HttpTransport:
         if namespace is not None:
             headers[NAMESPACE_HEADER] = namespace
         self._http = httpx.AsyncClient(
-            base_url=f"{self.url}/api/v1",
+            base_url=f"{self.url}{API_PREFIX}",
             headers=headers,
             timeout=httpx.Timeout(self.timeout_s),
             transport=http_transport,
@@ -157,14 +148,46 @@ class HttpTransport:
     async def release(self, run_id: str, claim_token: str) -> None:
         await self._call("POST", "/worker/release", {"run_id": run_id, "claim_token": claim_token})
 
-    async def call_extension(self, name: str, operation: str, payload: dict[str, Any]) -> Any:
-        body = to_jsonable(payload, f"payload of {name}.{operation}")
-        if not isinstance(body, dict):
-            raise InvalidOptionError(
-                f"The payload of {name}.{operation} must be a dict, got {type(payload).__name__}."
-            )
-        answer = await self._call("POST", f"/ext/{_segment(name)}/{_segment(operation)}", body)
-        return answer["result"]
+    async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleInfo:
+        return _decode(ScheduleInfo, await self._call("POST", "/schedules", encode(request)))
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleInfo:
+        return _decode(ScheduleInfo, await self._call("GET", f"/schedules/{_segment(schedule_id)}"))
+
+    async def list_schedules(
+        self,
+        *,
+        status: ScheduleStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[ScheduleInfo]:
+        params: dict[str, str | int] = {"limit": check_limit(limit)}
+        for name, value in (("status", status), ("workflow", workflow), ("before_id", before_id)):
+            if value is not None:
+                params[name] = str(value)
+        answer = await self._call("GET", "/schedules", params=params)
+        return _decode(list[ScheduleInfo], answer["schedules"])
+
+    async def pause_schedule(self, schedule_id: str) -> ScheduleInfo:
+        return await self._steer_schedule(schedule_id, "pause")
+
+    async def resume_schedule(self, schedule_id: str) -> ScheduleInfo:
+        return await self._steer_schedule(schedule_id, "resume")
+
+    async def deactivate_schedule(self, schedule_id: str) -> ScheduleInfo:
+        return await self._steer_schedule(schedule_id, "deactivate")
+
+    async def list_schedule_runs(self, schedule_id: str, *, limit: int = 50) -> list[WorkflowRun]:
+        answer = await self._call(
+            "GET", f"/schedules/{_segment(schedule_id)}/runs", params={"limit": check_limit(limit)}
+        )
+        return _decode(list[WorkflowRun], answer["runs"])
+
+    async def _steer_schedule(self, schedule_id: str, action: str) -> ScheduleInfo:
+        return _decode(
+            ScheduleInfo, await self._call("POST", f"/schedules/{_segment(schedule_id)}/{action}", {})
+        )
 
     async def close(self) -> None:
         """Close the connections to the server."""

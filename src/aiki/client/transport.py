@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
+from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.types import RunHistory, Transition, WorkflowRun
 
 
@@ -57,8 +58,25 @@ class Transport(Protocol):
 
     async def release(self, run_id: str, claim_token: str) -> None: ...
 
-    async def call_extension(self, name: str, operation: str, payload: dict[str, Any]) -> Any:
-        """Operations of optional server features (schedules) by name."""
-        ...
+    async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleInfo: ...
+
+    async def get_schedule(self, schedule_id: str) -> ScheduleInfo: ...
+
+    async def list_schedules(
+        self,
+        *,
+        status: ScheduleStatus | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[ScheduleInfo]: ...
+
+    async def pause_schedule(self, schedule_id: str) -> ScheduleInfo: ...
+
+    async def resume_schedule(self, schedule_id: str) -> ScheduleInfo: ...
+
+    async def deactivate_schedule(self, schedule_id: str) -> ScheduleInfo: ...
+
+    async def list_schedule_runs(self, schedule_id: str, *, limit: int = 50) -> list[WorkflowRun]: ...
 
     async def close(self) -> None: ...

@@ -12,7 +12,7 @@ const ROUTES = {
   resume: ["POST", "/runs/{run_id}/resume"],
   awake: ["POST", "/runs/{run_id}/awake"],
   cancel: ["POST", "/runs/{run_id}/cancel"],
-  listSchedules: ["POST", "/ext/schedules/list"],
+  listSchedules: ["GET", "/schedules"],
 };
 
 const form = document.getElementById("filters");
@@ -94,7 +94,7 @@ async function loadRuns() {
 
 async function loadSchedules() {
   try {
-    const { result: { schedules } } = await call("listSchedules", { body: { limit: 100 } });
+    const { schedules } = await call("listSchedules", { query: "limit=100" });
     document.querySelector("#schedules tbody").replaceChildren(...schedules.map((schedule) =>
       row([schedule.id, schedule.workflow_name, schedule.version_id, describeTiming(schedule.timing),
         badge(schedule.status), schedule.overlap_policy, time(schedule.next_run_at_ms)])));

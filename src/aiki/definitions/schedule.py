@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from aiki.durations import Duration, to_milliseconds
-from aiki.errors import ConfigurationError, InvalidOptionError
-from aiki.recurrence import (
+from aiki.contract.recurrence import (
     DEFAULT_OVERLAP_POLICY,
     CronTiming,
     IntervalTiming,
@@ -17,7 +15,9 @@ from aiki.recurrence import (
     Timing,
     parse_overlap_policy,
 )
-from aiki.schedule_contract import EXTENSION_NAME, ActivateScheduleRequest, ScheduleInfo
+from aiki.contract.schedules import ActivateScheduleRequest
+from aiki.durations import Duration, to_milliseconds
+from aiki.errors import ConfigurationError, InvalidOptionError
 
 if TYPE_CHECKING:
     from aiki.client.client import Client
@@ -89,8 +89,7 @@ class Schedule:
         from aiki.client.schedule_handle import ScheduleHandle
 
         request = self.activation_request(workflow, input)
-        info = await client.transport.call_extension(EXTENSION_NAME, "activate", request.to_dict())
-        return ScheduleHandle(client, ScheduleInfo.from_dict(info))
+        return ScheduleHandle(client, await client.transport.activate_schedule(request))
 
     def activation_request(
         self, workflow: WorkflowVersion | VersionStarter, input: Any = None

@@ -6,52 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiki.clock import Clock, SystemClock
-from aiki.errors import ConfigurationError
-from aiki.server.core import ServerCore, ServerSettings
-from aiki.server.event_commands import EventCommands
-from aiki.server.redis_wakeups import check_redis_url
-from aiki.server.run_commands import RunCommands
-from aiki.server.runtime import Runtime
-from aiki.server.schedule_commands import ScheduleCommands
-from aiki.server.schedule_timers import ScheduleTimers
-from aiki.server.worker_commands import WorkerCommands
+from aiki.server.commands import Commands
+from aiki.server.engine.core import ServerCore
+from aiki.server.engine.runtime import Runtime
+from aiki.server.engine.schedule_timers import ScheduleTimers
+from aiki.server.engine.settings import ServerSettings, parse_server_options
 from aiki.store.database import Database
 from aiki.store.factory import database
-
-SERVER_OPTIONS = {
-    "claim_timeout_ms",
-    "migrate",
-    "poll_interval_ms",
-    "timer_batch_size",
-    "redis_url",
-    "redis_prefix",
-}
-
-
-def parse_server_options(opts: Mapping[str, Any] | None) -> ServerSettings:
-    """``opts`` as settings; unknown keys and wrong types are a ``ConfigurationError``."""
-    values = dict(opts or {})
-    unknown = set(values) - SERVER_OPTIONS
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown server option(s) {sorted(unknown)}; the options are {sorted(SERVER_OPTIONS)}."
-        )
-    for key, value in values.items():
-        if key == "redis_url":
-            if value is not None:
-                check_redis_url(value)
-            continue
-        if key == "redis_prefix":
-            if not isinstance(value, str) or not value:
-                raise ConfigurationError(
-                    f"Server option 'redis_prefix' must be a non-empty string, got {value!r}."
-                )
-            continue
-        expected = bool if key == "migrate" else int
-        if not isinstance(value, expected) or (expected is int and (isinstance(value, bool) or value <= 0)):
-            kind = "true or false" if expected is bool else "a positive integer"
-            raise ConfigurationError(f"Server option {key!r} must be {kind}, got {value!r}.")
-    return ServerSettings(**values)
 
 
 class Server:
@@ -59,14 +20,16 @@ class Server:
 
     def __init__(self, db: Database, clock: Clock, settings: ServerSettings) -> None:
         self.core = ServerCore(db, clock, settings)
-        self.runs = RunCommands(self.core)
-        self.workers = WorkerCommands(self.core)
-        self.events = EventCommands(self.core)
+        self.commands = Commands.on(self.core)
+        self.runs = self.commands.runs
+        self.workers = self.commands.workers
+        self.events = self.commands.events
+        self.schedules = self.commands.schedules
+        #: API keys: ``await srv.keys.create(namespace, name)``, ``list``, ``revoke``
+        self.keys = self.commands.keys
         self.runtime = Runtime(self.core)
+        self.runtime.add_source(ScheduleTimers(settings))
         self._app: Any = None
-        self.extensions: dict[str, Any] = {}
-        self.extensions["schedules"] = ScheduleCommands(self.core)
-        self.runtime.add_source(ScheduleTimers(self.runs, db.skip_locked))
 
     @property
     def db(self) -> Database:
@@ -77,12 +40,16 @@ class Server:
         return self.core.clock
 
     @property
-    def app(self) -> Any:
-        """The ASGI app of the HTTP API (Starlette), built on first use."""
-        if self._app is None:
-            from aiki.server.http_api import build_app
+    def settings(self) -> ServerSettings:
+        return self.core.settings
 
-            self._app = build_app(self)
+    @property
+    def app(self) -> Any:
+        """The ASGI app of the HTTP API and the dashboard (Starlette), built on first use."""
+        if self._app is None:
+            from aiki.server.http.app import build_app
+
+            self._app = build_app(self.commands)
         return self._app
 
     async def open(self) -> Server:
@@ -91,7 +58,7 @@ class Server:
         return self
 
     async def close(self) -> None:
-        """Stop the runtime and release the database."""
+        """Stop the runtime and release the database; the server cannot be used after this."""
         await self.runtime.stop()
         await self.core.close()
 

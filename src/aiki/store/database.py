@@ -1,45 +1,28 @@
-"""The driver-neutral database interface that the server's commands are written against.
+"""The driver-neutral database interface the server is written against.
 
-SQL is written once with ``?`` placeholders and portable syntax (``RETURNING``, ``ON CONFLICT``, partial
-indexes); each backend adapts placeholders and adds what only it has (``FOR UPDATE SKIP LOCKED``).
+A ``Database`` hands out the store's ``Connection`` (every query of aiki, as methods) inside a transaction,
+a single statement, or for reads. Which database it is stays inside ``aiki.store``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, Protocol
+from typing import Protocol
 
-Row = dict[str, Any]
-Dialect = Literal["sqlite", "postgres"]
-
-
-class Connection(Protocol):
-    """One connection inside one transaction."""
-
-    dialect: Dialect
-
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a statement; returns the number of rows it changed."""
-        ...
-
-    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        """Run a query; returns its first row or ``None``."""
-        ...
-
-    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Run a query; returns all its rows."""
-        ...
+from aiki.store.connection import Connection
 
 
 class Database(Protocol):
     """A pool of connections to one database, opened lazily by the server."""
 
-    dialect: Dialect
+    #: the URL it was made from (as given: print it with ``redacted_url``)
     url: str
-    #: appended to a SELECT that claims rows: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, nothing on SQLite
-    #: (whose write transactions are already exclusive).
-    skip_locked: str
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        ...
 
     async def open(self, *, migrate: bool = True) -> None:
         """Connect (idempotent); creates or migrates the schema unless ``migrate`` is false."""
@@ -58,7 +41,8 @@ class Database(Protocol):
         ...
 
     def statement(self) -> AbstractAsyncContextManager[Connection]:
-        """A write of exactly ONE statement, atomic by itself: lets a backend skip BEGIN and COMMIT."""
+        """A write of exactly ONE store method that is one statement on this backend (the store's claim,
+        checkpoint and finish methods say so): lets a backend skip BEGIN and COMMIT."""
         ...
 
     async def listen(self, channel: str, callback: Callable[[str], Awaitable[None] | None]) -> None:
@@ -67,4 +51,13 @@ class Database(Protocol):
 
     async def notify(self, connection: Connection, channel: str, payload: str) -> None:
         """Send a notification to other processes when the transaction of ``connection`` commits."""
+        ...
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether ``error`` aborted a transaction that is worth running again from the start (a deadlock,
+        a serialisation failure, a lock timeout)."""
+        ...
+
+    def migration_names(self) -> list[str]:
+        """The file names of this backend's migrations, in order."""
         ...

@@ -22,11 +22,11 @@ def database(url: str, *, max_connections: int = 10, synchronous: str = "FULL") 
         )
     scheme = url.split("://", 1)[0].lower()
     if scheme == "sqlite":
-        from aiki.store.sqlite import SqliteDatabase
+        from aiki.store.sqlite.database import SqliteDatabase
 
         return SqliteDatabase(url, synchronous=synchronous)
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        from aiki.store.postgres import PostgresDatabase
+        from aiki.store.postgres.database import PostgresDatabase
 
         return PostgresDatabase(url, max_connections=max_connections)
     raise ConfigurationError(

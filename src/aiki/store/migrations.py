@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from importlib import resources
+from typing import Literal
 
-from aiki.store.database import Connection, Dialect
+from aiki.store.queries.base import QueryBase
+
+Dialect = Literal["sqlite", "postgres"]
 
 MIGRATIONS_TABLE = "aiki_migrations"
 
@@ -26,26 +29,26 @@ def split_statements(sql: str) -> list[str]:
     return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
 
 
-async def applied_migrations(connection: Connection) -> set[int]:
+async def applied_migrations(connection: QueryBase) -> set[int]:
     """Numbers of the migrations already applied (creates the bookkeeping table if needed)."""
-    await connection.execute(
+    await connection._execute(
         f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
         "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)"
     )
-    rows = await connection.fetch_all(f"SELECT number FROM {MIGRATIONS_TABLE}")
+    rows = await connection._fetch_all(f"SELECT number FROM {MIGRATIONS_TABLE}")
     return {int(row["number"]) for row in rows}
 
 
-async def migrate(connection: Connection, now_ms: int) -> list[str]:
+async def migrate(connection: QueryBase, dialect: Dialect, now_ms: int) -> list[str]:
     """Apply every pending migration inside the caller's transaction; returns the names applied."""
     done = await applied_migrations(connection)
     applied = []
-    for number, name, sql in migration_files(connection.dialect):
+    for number, name, sql in migration_files(dialect):
         if number in done:
             continue
         for statement in split_statements(sql):
-            await connection.execute(statement)
-        await connection.execute(
+            await connection._execute(statement)
+        await connection._execute(
             f"INSERT INTO {MIGRATIONS_TABLE} (number, name, applied_at_ms) VALUES (?, ?, ?)",
             (number, name, now_ms),
         )

@@ -1,0 +1,207 @@
+"""Commands on runs from outside a workflow: start, read, list, cancel, pause, resume, awake, wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiki.contract.messages import StartRequest
+from aiki.errors import InvalidTransitionError, NotFoundError
+from aiki.server.engine.core import ServerCore
+from aiki.server.engine.starts import StartConflict, create_run
+from aiki.server.engine.transitions import apply_transition, enter_state
+from aiki.store.connection import Connection
+from aiki.types import (
+    TERMINAL_STATUSES,
+    RunHistory,
+    RunState,
+    RunStatus,
+    Transition,
+    WorkflowRun,
+    parse_status,
+)
+
+PAUSABLE = frozenset(
+    {
+        RunStatus.SCHEDULED,
+        RunStatus.QUEUED,
+        RunStatus.RUNNING,
+        RunStatus.SLEEPING,
+        RunStatus.AWAITING_EVENT,
+        RunStatus.AWAITING_RETRY,
+        RunStatus.AWAITING_CHILD_WORKFLOW,
+    }
+)
+#: how often a start runs again after losing a race for its reference id or child address
+START_ATTEMPTS = 4
+
+
+async def get_run_in(
+    connection: Connection, namespace: str, run_id: str, *, for_update: bool = False
+) -> WorkflowRun:
+    """The run, or ``NotFoundError``."""
+    run = await connection.get_run(namespace, run_id, for_update=for_update)
+    if run is None:
+        raise NotFoundError("workflow run", run_id, "Check the id (and the namespace of your API key).")
+    return run
+
+
+def _moved(run: WorkflowRun, known_revision: int, until_terminal: bool) -> bool:
+    return run.revision != known_revision and (not until_terminal or run.status in TERMINAL_STATUSES)
+
+
+class RunCommands:
+    """Start and steer runs."""
+
+    def __init__(self, core: ServerCore) -> None:
+        self.core = core
+
+    async def start(self, namespace: str, request: StartRequest) -> WorkflowRun:
+        """Create a run, or return the one its reference id already names (same input)."""
+        # A plain start (no parent, no reference id) is one statement: one round trip on PostgreSQL.
+        plain = request.parent is None and request.reference_id is None
+        for attempt in range(START_ATTEMPTS):
+            try:
+                async with self.core.write(single_statement=plain) as (connection, changes):
+                    return await create_run(connection, changes, namespace, request, self.core.clock.now_ms())
+            except StartConflict:
+                # Two starts raced on one reference id (or one child address): the loser looks again.
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def get(self, namespace: str, run_id: str) -> WorkflowRun:
+        async with self.core.read() as connection:
+            return await get_run_in(connection, namespace, run_id)
+
+    async def history(self, namespace: str, run_id: str) -> RunHistory:
+        async with self.core.read() as connection:
+            await get_run_in(connection, namespace, run_id)
+            return await connection.load_history(run_id)
+
+    async def timeline(self, namespace: str, run_id: str) -> list[Transition]:
+        async with self.core.read() as connection:
+            await get_run_in(connection, namespace, run_id)
+            return await connection.list_transitions(run_id)
+
+    async def list(
+        self,
+        namespace: str,
+        *,
+        status: str | None = None,
+        workflow: str | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[WorkflowRun]:
+        """Newest first; ``before_id`` pages backwards."""
+        async with self.core.read() as connection:
+            return await connection.list_runs(
+                namespace,
+                status=None if status is None else parse_status(status, "status filter"),
+                workflow=workflow,
+                limit=max(1, min(limit, 1000)),
+                before_id=before_id,
+            )
+
+    async def cancel(self, namespace: str, run_id: str, reason: str | None = None) -> WorkflowRun:
+        """Cancel the run (and its children that are still going)."""
+        # Cancelling a parent while a child finishes may deadlock on PostgreSQL (parent then child, child
+        # then parent): the database aborts one side, which then simply runs again.
+        return await self.core.retrying(lambda: self._cancel(namespace, run_id, reason))
+
+    async def _cancel(self, namespace: str, run_id: str, reason: str | None) -> WorkflowRun:
+        async with self.core.write() as (connection, changes):
+            run = await get_run_in(connection, namespace, run_id, for_update=True)
+            if run.status in TERMINAL_STATUSES:
+                raise InvalidTransitionError(
+                    run.id, run.status.value, "cancelled", "The run has already finished; nothing to cancel."
+                )
+            state = RunState(RunStatus.CANCELLED, reason=reason)
+            return await apply_transition(
+                connection, run, state, changes, self.core.clock.now_ms(), self.core.settings
+            )
+
+    async def pause(self, namespace: str, run_id: str) -> WorkflowRun:
+        """Pause: no new task starts, no timer fires, until ``resume``."""
+        async with self.core.write() as (connection, changes):
+            run = await get_run_in(connection, namespace, run_id, for_update=True)
+            if run.status not in PAUSABLE:
+                raise InvalidTransitionError(
+                    run.id,
+                    run.status.value,
+                    "paused",
+                    "Only a run that has not finished and is not paused can be paused.",
+                )
+            state = RunState(RunStatus.PAUSED, reason="paused", previous=run.state)
+            return await apply_transition(
+                connection, run, state, changes, self.core.clock.now_ms(), self.core.settings
+            )
+
+    async def resume(self, namespace: str, run_id: str) -> WorkflowRun:
+        """Put a paused run back where it was; a deadline that passed meanwhile fires at once."""
+        async with self.core.write() as (connection, changes):
+            run = await get_run_in(connection, namespace, run_id, for_update=True)
+            previous = run.state.previous
+            if run.status is not RunStatus.PAUSED or previous is None:
+                raise InvalidTransitionError(
+                    run.id,
+                    run.status.value,
+                    "its status before the pause",
+                    "Only a paused run can be resumed.",
+                )
+            now_ms = self.core.clock.now_ms()
+            if previous.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                target = RunState(RunStatus.QUEUED, reason="resumption")
+                return await apply_transition(connection, run, target, changes, now_ms, self.core.settings)
+            restored = RunState.from_dict({**previous.to_dict(), "reason": "resumption"})
+            return await enter_state(connection, run, restored, changes, now_ms, self.core.settings)
+
+    async def awake(self, namespace: str, run_id: str) -> WorkflowRun:
+        """Wake a sleeping run early: its ``run.sleep`` returns ``cancelled=True``."""
+        async with self.core.write() as (connection, changes):
+            run = await get_run_in(connection, namespace, run_id, for_update=True)
+            if run.status is not RunStatus.SLEEPING:
+                raise InvalidTransitionError(
+                    run.id, run.status.value, "queued", "Only a sleeping run can be awoken."
+                )
+            now_ms = self.core.clock.now_ms()
+            await connection.end_active_sleep(run.id, "cancelled", now_ms)
+            target = RunState(RunStatus.QUEUED, reason="wakeup_early")
+            return await apply_transition(connection, run, target, changes, now_ms, self.core.settings)
+
+    async def wait_for_change(
+        self,
+        namespace: str,
+        run_id: str,
+        known_revision: int,
+        timeout_ms: int,
+        *,
+        until_terminal: bool = False,
+    ) -> WorkflowRun:
+        """Return the run once its revision differs from ``known_revision`` (or after ``timeout_ms``).
+
+        With ``until_terminal``, only once the run is also terminal (``wait_for_status`` needs nothing
+        less, and is spared a read and a round trip for every step of the run).
+        """
+        # A caller's patience is wall-clock time, not the server's (possibly fake) clock.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0, timeout_ms) / 1000
+        poll_s = self.core.settings.poll_interval_ms / 1000
+        notifier = self.core.notifier
+        while True:
+            watch = notifier.watch_run(run_id)
+            try:
+                run = await self.get(namespace, run_id)
+                remaining_s = deadline - loop.time()
+                if _moved(run, known_revision, until_terminal) or remaining_s <= 0:
+                    return run
+                while remaining_s > 0:
+                    changed = await notifier.wait_for_run(run_id, min(poll_s, remaining_s), watch)
+                    if changed is None or changed.namespace != namespace:
+                        break  # a timeout, or another process's change: read the run again
+                    if _moved(changed, known_revision, until_terminal):
+                        moved: WorkflowRun = changed
+                        return moved  # this process made the change: no need to read it back
+                    watch = notifier.watch_run(run_id)
+                    remaining_s = deadline - loop.time()
+            finally:
+                notifier.unwatch_run(run_id, watch)

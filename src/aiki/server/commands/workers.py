@@ -1,0 +1,256 @@
+"""Commands a worker sends while it executes runs: claim, refresh claims, record tasks, report outcomes.
+
+Every write is fenced by the claim token the worker got with the run (and, for status changes, by the
+revision it last saw): a worker whose claim was taken back gets ``RevisionConflictError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiki.canonical_json import dumps
+from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, TaskWrite
+from aiki.errors import RevisionConflictError
+from aiki.ids import new_id
+from aiki.server.engine.core import ServerCore
+from aiki.server.engine.state_machine import check_transition
+from aiki.server.engine.transitions import apply_transition, enter_state
+from aiki.store.connection import Connection
+from aiki.store.queries.claims import CLAIMED
+from aiki.store.queries.tasks import TaskRecord
+from aiki.types import RunHistory, RunState, RunStatus, WorkflowRun
+
+
+class WorkerCommands:
+    """What workers ask of the server."""
+
+    def __init__(self, core: ServerCore) -> None:
+        self.core = core
+        #: (namespace, worker id) -> the work generation at which that worker's last claim found fewer
+        #: runs than it asked for
+        self._found_less_at: dict[tuple[str, str], int] = {}
+
+    async def claim(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
+        """Claim up to ``request.limit`` queued runs; waits up to ``wait_ms`` for one if none is ready."""
+        loop_deadline = None
+        key = (namespace, request.worker_id)
+        notifier = self.core.notifier
+        while True:
+            generation = notifier.work_generation
+            if request.wait_ms > 0 and self._found_less_at.get(key) == generation:
+                # This worker's last claim left the queue empty and nothing was queued since (in this
+                # process, or announced by another): wait for work before asking the database again.
+                self._found_less_at.pop(key, None)
+                await notifier.wait_for_work(
+                    min(request.wait_ms, self.core.settings.poll_interval_ms) / 1000, generation
+                )
+                continue
+            claimed = await self._claim_once(namespace, request)
+            if len(claimed) < request.limit:
+                self._found_less_at[key] = generation
+            else:
+                self._found_less_at.pop(key, None)
+            if claimed or request.wait_ms <= 0:
+                return claimed
+            loop = asyncio.get_running_loop()
+            if loop_deadline is None:
+                loop_deadline = loop.time() + request.wait_ms / 1000
+            remaining = loop_deadline - loop.time()
+            if remaining <= 0:
+                return []
+            await self.core.notifier.wait_for_work(
+                min(remaining, self.core.settings.poll_interval_ms / 1000), generation
+            )
+
+    async def _claim_once(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
+        if not request.workflows or request.limit <= 0:
+            return []
+        # The store moves the runs itself (one statement on PostgreSQL): the edge is checked here.
+        check_transition("(claimed runs)", RunStatus.QUEUED, CLAIMED.status, CLAIMED.reason)
+        token = new_id()
+        async with self.core.write(single_statement=True) as (connection, changes):
+            claimed = await connection.claim_queued(
+                namespace,
+                request.workflows,
+                request.shards,
+                request.limit,
+                claim_token=token,
+                worker_id=request.worker_id,
+                now_ms=self.core.clock.now_ms(),
+                claim_timeout_ms=self.core.settings.claim_timeout_ms,
+            )
+            for item in claimed:
+                # The claim expiry is the run's own deadline, far ahead: the timer loop need not wake for it.
+                changes.moved(item.run, None)
+        result = []
+        for item in claimed:
+            history = RunHistory()
+            if item.has_history:
+                async with self.core.read() as connection:
+                    history = await connection.load_history(item.run.id)
+            result.append(ClaimedRun(item.run, history, token))
+        return result
+
+    async def refresh_claims(self, namespace: str, claims: list[tuple[str, str]]) -> list[str]:
+        """Extend the claims ``(run_id, claim_token)``; returns the run ids whose claim is no longer held."""
+        lost = []
+        async with self.core.write() as (connection, _changes):
+            due_at_ms = self.core.clock.now_ms() + self.core.settings.claim_timeout_ms
+            for run_id, token in claims:
+                if await connection.refresh_claim(namespace, run_id, token, due_at_ms):
+                    continue
+                if not await connection.claim_held(namespace, run_id, token):
+                    lost.append(run_id)
+        return lost
+
+    async def record_task(self, namespace: str, write: TaskWrite) -> str:
+        """Record a task result under the run's claim; returns the run's status (a paused run stops there).
+
+        This is the hot path of every workflow: one statement on PostgreSQL (checks the claim, inserts or
+        completes an ``awaiting_retry`` entry, reads the run's status).
+        """
+        now_ms = self.core.clock.now_ms()
+        record = TaskRecord(
+            run_id=write.run_id,
+            claim_token=write.claim_token,
+            name=write.name,
+            address=write.address,
+            occurrence=write.occurrence,
+            status=write.status,
+            attempts=write.attempts,
+            input_json=dumps(write.input),
+            output_json=dumps(write.output) if write.status == "completed" else None,
+            error_json=dumps(write.error) if write.error is not None else None,
+            next_attempt_at_ms=now_ms + write.retry_delay_ms if write.retry_delay_ms is not None else None,
+        )
+        async with self.core.write(single_statement=True) as (connection, _changes):
+            status = await connection.record_task(namespace, record, now_ms)
+            if status is not None:
+                return status
+            if not await connection.claim_held(namespace, write.run_id, write.claim_token):
+                raise RevisionConflictError(
+                    write.run_id, None, "this worker's claim on the run was taken back"
+                )
+        raise RevisionConflictError(
+            write.run_id, None, f"task {write.address} #{write.occurrence} was already recorded"
+        )
+
+    async def finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
+        """End one execution: park the run on a wait, schedule its retry, or complete/fail it."""
+        # A child finishing while its parent is cancelled may deadlock on PostgreSQL: run again if aborted.
+        return await self.core.retrying(lambda: self._finish(namespace, outcome))
+
+    async def _finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
+        if outcome.kind in ("complete", "fail"):
+            finished = await self._finish_unlinked(namespace, outcome)
+            if finished is not None:
+                return finished
+        async with self.core.write() as (connection, changes):
+            run = await connection.get_claimed_run(
+                namespace, outcome.run_id, outcome.claim_token, for_update=True
+            )
+            if run is None:
+                raise RevisionConflictError(
+                    outcome.run_id, outcome.expected_revision, "the claim was taken back"
+                )
+            if run.revision != outcome.expected_revision:
+                raise RevisionConflictError(outcome.run_id, outcome.expected_revision)
+            now_ms = self.core.clock.now_ms()
+            target = await self._target_state(connection, run, outcome, now_ms)
+            return await enter_state(connection, run, target, changes, now_ms, self.core.settings)
+
+    async def _finish_unlinked(self, namespace: str, outcome: RunOutcome) -> WorkflowRun | None:
+        """Complete or fail a run that no parent can wait on (one statement on PostgreSQL); ``None`` when the
+        run has a parent or a reference id, or the writer is stale: the general path then decides."""
+        state = _final_state(outcome)
+        check_transition(outcome.run_id, RunStatus.RUNNING, state.status, state.reason)
+        async with self.core.write(single_statement=True) as (connection, changes):
+            now_ms = self.core.clock.now_ms()
+            # The run's namespace is the caller's: the store checks it with the claim.
+            retention = self.core.settings.retention_for(namespace)
+            due_at_ms = None if retention is None else now_ms + retention
+            run = await connection.finish_unlinked_run(
+                namespace,
+                outcome.run_id,
+                outcome.expected_revision,
+                outcome.claim_token,
+                state,
+                due_at_ms=due_at_ms,
+                now_ms=now_ms,
+            )
+            if run is not None:
+                changes.moved(run, None)
+            return run
+
+    async def release(self, namespace: str, run_id: str, claim_token: str) -> None:
+        """Give a claimed run back to the queue (a worker stopping before it could start it)."""
+        async with self.core.write() as (connection, changes):
+            run = await connection.get_claimed_run(namespace, run_id, claim_token, for_update=True)
+            if run is None or run.status is not RunStatus.RUNNING:
+                return
+            target = RunState(RunStatus.QUEUED, reason="released")
+            await apply_transition(
+                connection, run, target, changes, self.core.clock.now_ms(), self.core.settings
+            )
+
+    async def _target_state(
+        self, connection: Connection, run: WorkflowRun, outcome: RunOutcome, now_ms: int
+    ) -> RunState:
+        kind = outcome.kind
+        if kind in ("complete", "fail"):
+            return _final_state(outcome)
+        if kind == "retry":
+            assert outcome.duration_ms is not None
+            return RunState(
+                RunStatus.AWAITING_RETRY,
+                reason=f"{outcome.retry_kind}_retry",
+                retry_kind=outcome.retry_kind,
+                next_attempt_at_ms=now_ms + outcome.duration_ms,
+                error=outcome.error,
+            )
+        if kind == "sleep":
+            assert outcome.name is not None and outcome.duration_ms is not None and outcome.index is not None
+            wake_at_ms = await self._record_sleep(
+                connection, run, outcome.name, outcome.index, outcome.duration_ms, now_ms
+            )
+            return RunState(
+                RunStatus.SLEEPING, sleep_name=outcome.name, wake_at_ms=wake_at_ms, index=outcome.index
+            )
+        if kind == "event_wait":
+            timeout_at = now_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
+            return RunState(
+                RunStatus.AWAITING_EVENT,
+                event_name=outcome.name,
+                timeout_at_ms=timeout_at,
+                index=outcome.index,
+            )
+        if kind == "child_wait":
+            timeout_at = now_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
+            return RunState(
+                RunStatus.AWAITING_CHILD_WORKFLOW,
+                child_run_id=outcome.child_run_id,
+                child_status=outcome.child_status,
+                timeout_at_ms=timeout_at,
+                index=outcome.index,
+            )
+        raise ValueError(f"unknown outcome kind {kind!r}")
+
+    async def _record_sleep(
+        self, connection: Connection, run: WorkflowRun, name: str, index: int, duration_ms: int, now_ms: int
+    ) -> int:
+        """Start sleep ``name`` #``index``; a finished one made longer in code sleeps only the difference."""
+        row = await connection.get_sleep(run.id, name, index)
+        if row is None:
+            wake_at_ms = now_ms + duration_ms
+            await connection.start_sleep(run.id, name, index, duration_ms, now_ms, wake_at_ms)
+            return wake_at_ms
+        elapsed = int(row["ended_at_ms"] or now_ms) - int(row["started_at_ms"])
+        wake_at_ms = now_ms + max(1, duration_ms - elapsed)
+        await connection.restart_sleep(run.id, name, index, duration_ms, wake_at_ms)
+        return wake_at_ms
+
+
+def _final_state(outcome: RunOutcome) -> RunState:
+    if outcome.kind == "complete":
+        return RunState(RunStatus.COMPLETED, output=outcome.output)
+    return RunState(RunStatus.FAILED, reason="error", error=outcome.error)

@@ -1,0 +1,41 @@
+"""What a committed transaction changed, so the server can wake whoever waits on it (after the commit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiki.types import TERMINAL_STATUSES, RunStatus, WorkflowRun
+
+
+@dataclass(slots=True)
+class Changes:
+    """Collected while a transaction runs; published by the server once it has committed."""
+
+    #: runs whose status changed (wakes ``wait_for_status`` and dashboards)
+    runs: set[str] = field(default_factory=set)
+    #: the runs as stored after this transaction (handed to in-process waiters, who then need not read)
+    run_records: dict[str, Any] = field(default_factory=dict)
+    #: runs that reached a terminal status (the only run changes announced to other processes: what
+    #: ``wait_for_status`` waits for; other changes reach other processes' waiters by polling)
+    finished: set[str] = field(default_factory=set)
+    #: a run became queued (wakes idle workers)
+    queued: bool = False
+    #: the earliest deadline written (wakes the timer loop if earlier than what it sleeps towards)
+    earliest_deadline_ms: int | None = None
+
+    def deadline(self, due_at_ms: int | None) -> None:
+        if due_at_ms is not None and (
+            self.earliest_deadline_ms is None or due_at_ms < self.earliest_deadline_ms
+        ):
+            self.earliest_deadline_ms = due_at_ms
+
+    def moved(self, run: WorkflowRun, due_at_ms: int | None) -> None:
+        """``run`` (as stored now) changed status, and its deadline is ``due_at_ms``."""
+        self.runs.add(run.id)
+        self.run_records[run.id] = run
+        self.deadline(due_at_ms)
+        if run.status is RunStatus.QUEUED:
+            self.queued = True
+        elif run.status in TERMINAL_STATUSES:
+            self.finished.add(run.id)

@@ -1,0 +1,106 @@
+"""What every server command needs: the database, the clock, the notifier and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from aiki.clock import Clock
+from aiki.errors import ConfigurationError
+from aiki.server.engine.changes import Changes
+from aiki.server.engine.notifier import Notifier
+from aiki.server.engine.redis_wakeups import RedisWakeups
+from aiki.server.engine.settings import ServerSettings
+from aiki.store.connection import Connection
+from aiki.store.database import Database
+
+WORK_CHANNEL = "aiki_work"
+DEADLINE_CHANNEL = "aiki_deadline"
+RUN_CHANNEL = "aiki_run"
+
+T = TypeVar("T")
+
+
+class ServerCore:
+    """The database, clock and notifier shared by the command groups of one server."""
+
+    def __init__(self, db: Database, clock: Clock, settings: ServerSettings) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.notifier = Notifier()
+        self.redis: RedisWakeups | None = None
+        if settings.redis_url is not None:
+            self.redis = RedisWakeups(settings.redis_url, settings.redis_prefix, self.notifier)
+        self._opened = False
+        self._listening = False
+        self._closed = False
+
+    async def ensure_open(self) -> None:
+        if self._opened:
+            return
+        if self._closed:
+            raise ConfigurationError(
+                "This server was closed (srv.close()); make a new one with aiki.server(...) to go on."
+            )
+        await self.db.open(migrate=self.settings.migrate)
+        if not self._listening:
+            self._listening = True
+            await self.db.listen(WORK_CHANNEL, lambda _payload: self.notifier.work_available())
+            await self.db.listen(DEADLINE_CHANNEL, lambda payload: self.notifier.deadline_set(int(payload)))
+            await self.db.listen(RUN_CHANNEL, self.notifier.run_changed)
+        if self.redis is not None:
+            await self.redis.start()
+        self._opened = True
+
+    @asynccontextmanager
+    async def write(self, *, single_statement: bool = False) -> AsyncIterator[tuple[Connection, Changes]]:
+        """A write transaction; what it changed is published to waiters once it commits.
+
+        ``single_statement``: the block calls exactly one store method that is one statement on every
+        backend that can do it so (the claim, the checkpoint, the finish): a backend may then send it without
+        BEGIN and COMMIT (one round trip on PostgreSQL).
+        """
+        await self.ensure_open()
+        changes = Changes()
+        async with self.db.statement() if single_statement else self.db.transaction() as connection:
+            yield connection, changes
+            await self._notify_other_processes(connection, changes)
+        self.notifier.publish(changes)
+        if self.redis is not None:
+            self.redis.publish(changes)
+
+    async def retrying(self, operation: Callable[[], Awaitable[T]], attempts: int = 4) -> T:
+        """Run ``operation`` (which opens its own write transaction) again when the database aborted it for
+        a transient reason: a deadlock, a serialisation failure or a lock timeout."""
+        for attempt in range(attempts):
+            try:
+                return await operation()
+            except Exception as error:
+                if not self.db.is_transient(error) or attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        await self.ensure_open()
+        async with self.db.read() as connection:
+            yield connection
+
+    async def _notify_other_processes(self, connection: Connection, changes: Changes) -> None:
+        if changes.queued:
+            await self.db.notify(connection, WORK_CHANNEL, "")
+        if changes.earliest_deadline_ms is not None:
+            await self.db.notify(connection, DEADLINE_CHANNEL, str(changes.earliest_deadline_ms))
+        for run_id in changes.finished:
+            await self.db.notify(connection, RUN_CHANNEL, run_id)
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.stop()
+        await self.db.close()
+        self._opened = False
+        self._closed = True
+        # Closing the database ends its listeners.
+        self._listening = False

@@ -1,0 +1,53 @@
+"""Retention: a finished run is deleted, with everything recorded of it, once its retention has passed.
+
+A finished run's deadline (``due_at_ms``) is the end of its retention, so the one deadline loop purges
+runs as it fires every other timer, in its small batches. A run goes with its tree: the children it created
+go with their parent, once every run of the tree has finished and is past its own retention.
+"""
+
+from __future__ import annotations
+
+from aiki.server.engine.settings import ServerSettings
+from aiki.store.connection import Connection
+from aiki.types import TERMINAL_STATUSES, WorkflowRun
+
+#: a tree with a run still going is looked at again after at most this long
+RECHECK_MS = 24 * 3600 * 1000
+
+
+async def purge_if_due(
+    connection: Connection, run: WorkflowRun, now_ms: int, settings: ServerSettings
+) -> int:
+    """Delete the finished ``run`` (and the tree it roots) if its retention has passed; returns how many
+    runs were deleted. Otherwise the run's deadline moves to when it should be looked at again."""
+    retention_ms = settings.retention_for(run.namespace)
+    if retention_ms is None:
+        await connection.set_due(run.id, None)
+        return 0
+    expires_at_ms = run.updated_at_ms + retention_ms
+    if expires_at_ms > now_ms:
+        # The retention was made longer since the run finished.
+        await connection.set_due(run.id, expires_at_ms)
+        return 0
+    if run.parent_run_id is not None and await connection.run_exists(run.parent_run_id):
+        # Its parent's tree takes it, when the parent goes.
+        await connection.set_due(run.id, None)
+        return 0
+    return await purge_tree(connection, run.id, now_ms, settings)
+
+
+async def purge_tree(connection: Connection, root_id: str, cutoff_ms: int, settings: ServerSettings) -> int:
+    """Delete the tree rooted at ``root_id`` if every run of it finished and is past its retention at
+    ``cutoff_ms``; else move the root's deadline to when that may be true. Returns the runs deleted."""
+    tree = await connection.run_tree(root_id)
+    later_ms = 0
+    for node in tree:
+        retention_ms = settings.retention_for(node.namespace)
+        if node.status not in TERMINAL_STATUSES:
+            later_ms = max(later_ms, cutoff_ms + min(retention_ms or RECHECK_MS, RECHECK_MS))
+        elif retention_ms is not None and node.updated_at_ms + retention_ms > cutoff_ms:
+            later_ms = max(later_ms, node.updated_at_ms + retention_ms)
+    if later_ms:
+        await connection.set_due(root_id, later_ms)
+        return 0
+    return await connection.delete_runs([node.id for node in tree])

@@ -1,0 +1,136 @@
+"""The timer loop: one loop sleeps until the earliest deadline of any timer source, handles what is due in
+batches, and is woken early when a write sets an earlier deadline (DESIGN decision 1)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from aiki.server.engine.changes import Changes
+from aiki.server.engine.core import ServerCore
+from aiki.server.engine.timers import RunDeadlines
+from aiki.store.connection import Connection
+
+logger = logging.getLogger("aiki.runtime")
+
+#: how long ``stop()`` waits for the loop to end after cancelling it
+STOP_TIMEOUT_S = 10.0
+
+
+class TimerSource(Protocol):
+    """Something with deadlines: runs (sleeps, retries, timeouts, claims) and schedules."""
+
+    async def fire_due(self, connection: Connection, changes: Changes, now_ms: int, limit: int) -> int:
+        """Handle up to ``limit`` due items; returns how many."""
+        ...
+
+    async def next_deadline(self, connection: Connection) -> int | None:
+        """The earliest pending deadline."""
+        ...
+
+
+class Runtime:
+    """``srv.runtime``: ``await start()`` runs the loop in the background; ``tick()`` fires what is due now."""
+
+    def __init__(self, core: ServerCore) -> None:
+        self.core = core
+        self.sources: list[TimerSource] = [RunDeadlines(core.settings)]
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._sleeping_until: int | None = None
+        self._unsubscribe = None
+        self._stopping = False
+
+    def add_source(self, source: TimerSource) -> None:
+        self.sources.append(source)
+
+    async def start(self) -> Runtime:
+        """Start the loop (idempotent); returns the runtime so that ``await runtime.stop()`` reads well."""
+        if self._task is None or self._task.done():
+            await self.core.ensure_open()
+            self._wake = asyncio.Event()
+            self._stopping = False
+            self._unsubscribe = self.core.notifier.on_deadline(self._on_deadline)  # type: ignore[assignment]
+            self._task = asyncio.create_task(self._loop(), name="aiki-runtime")
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            # The loop also checks this flag: a database driver may swallow the cancellation mid-statement
+            # (psycopg does), and the loop would then go on to wait again with its cancellation spent.
+            self._stopping = True
+            self._wake.set()
+            self._task.cancel()
+            # Bounded: a driver that swallows cancellation must not hang shutdown for ever.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+            if not self._task.done():
+                logger.warning("aiki timer loop did not stop within %.0f s; abandoning it", STOP_TIMEOUT_S)
+            self._task = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def _on_deadline(self, due_at_ms: int) -> None:
+        if self._sleeping_until is None or due_at_ms < self._sleeping_until:
+            self._wake.set()
+
+    async def tick(self) -> int:
+        """Handle everything due at the clock's current time; returns how many items fired."""
+        total = 0
+        limit = self.core.settings.timer_batch_size
+        for source in self.sources:
+            while True:
+                async with self.core.write() as (connection, changes):
+                    fired = await source.fire_due(connection, changes, self.core.clock.now_ms(), limit)
+                total += fired
+                if fired < limit:
+                    break
+        return total
+
+    async def next_deadline(self) -> int | None:
+        deadlines = []
+        async with self.core.read() as connection:
+            for source in self.sources:
+                due = await source.next_deadline(connection)
+                if due is not None:
+                    deadlines.append(due)
+        return min(deadlines) if deadlines else None
+
+    async def _sleep_until(self, target_ms: int) -> None:
+        """Sleep until ``target_ms``, measured when the sleep starts: the clock may move between planning the
+        sleep and its task's first step, and a duration computed earlier would overshoot by that much."""
+        clock = self.core.clock
+        await clock.sleep_ms(target_ms - clock.now_ms())
+
+    async def _loop(self) -> None:
+        clock = self.core.clock
+        poll_ms = self.core.settings.poll_interval_ms
+        while not self._stopping:
+            try:
+                self._wake.clear()
+                await self.tick()
+                due = await self.next_deadline()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("aiki timer loop: handling due timers failed; retrying")
+                due = None
+            now_ms = clock.now_ms()
+            target = now_ms + poll_ms if due is None else min(due, now_ms + poll_ms)
+            self._sleeping_until = target
+            if target > now_ms and not self._wake.is_set():
+                sleeper = asyncio.ensure_future(self._sleep_until(target))
+                waker = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    sleeper.cancel()
+                    waker.cancel()
+            self._sleeping_until = None

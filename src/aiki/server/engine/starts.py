@@ -1,0 +1,92 @@
+"""Creating a run: a plain start, a start under a reference id (idempotent), a child's start (linked to its
+parent at an address), a scheduled start. Used by the start command and by schedules."""
+
+from __future__ import annotations
+
+from aiki.contract.messages import StartRequest
+from aiki.errors import NotFoundError, RevisionConflictError, WorkflowRunConflictError
+from aiki.ids import new_id
+from aiki.server.engine.changes import Changes
+from aiki.store.connection import Connection
+from aiki.types import RunState, RunStatus, WorkflowRun
+
+
+class StartConflict(Exception):
+    """Another start created the same reference id or child address first: look again."""
+
+
+async def create_run(
+    connection: Connection, changes: Changes, namespace: str, request: StartRequest, now_ms: int
+) -> WorkflowRun:
+    """Create a run, or return the one its reference id (or its parent's address) already names.
+
+    Raises ``StartConflict`` when a concurrent start took the reference id or the address first; the
+    caller runs the start again, which then finds that run.
+    """
+    parent = request.parent
+    if parent is not None:
+        parent_run = await connection.get_claimed_run(
+            namespace, parent.run_id, parent.claim_token, for_update=True
+        )
+        if parent_run is None:
+            if await connection.get_run(namespace, parent.run_id) is None:
+                raise NotFoundError("workflow run", parent.run_id)
+            raise RevisionConflictError(
+                parent.run_id, None, "the parent run is no longer claimed by this worker"
+            )
+        linked = await connection.child_at(parent.run_id, parent.address, parent.occurrence)
+        if linked is not None:
+            child = await connection.get_run(namespace, linked)
+            if child is None:
+                raise NotFoundError("workflow run", linked)
+            return child
+    if request.reference_id is not None:
+        existing = await connection.get_run_by_reference(
+            namespace, request.name, request.version_id, request.reference_id
+        )
+        if existing is not None:
+            if existing.input_hash != request.input_hash and request.conflict_policy != "return_existing":
+                raise WorkflowRunConflictError(
+                    request.name, request.version_id, request.reference_id, existing.id
+                )
+            if parent is not None:
+                await _link(connection, request, existing.id, now_ms)
+            return existing
+    start_at_ms = request.at_ms if request.at_ms is not None else now_ms + (request.delay_ms or 0)
+    if start_at_ms > now_ms:
+        state = RunState(RunStatus.SCHEDULED, reason="new", scheduled_at_ms=start_at_ms)
+    else:
+        state = RunState(RunStatus.QUEUED, reason="new")
+    run = WorkflowRun(
+        id=new_id(),
+        namespace=namespace,
+        name=request.name,
+        version_id=request.version_id,
+        input=request.input,
+        input_hash=request.input_hash,
+        state=state,
+        revision=0,
+        attempts=1,
+        options=request.options,
+        shard=request.shard,
+        reference_id=request.reference_id,
+        parent_run_id=parent.run_id if parent else None,
+        schedule_id=request.schedule_id,
+        created_at_ms=now_ms,
+        updated_at_ms=now_ms,
+    )
+    if not await connection.insert_run(run, state.deadline_ms):
+        raise StartConflict()
+    if parent is not None:
+        await _link(connection, request, run.id, now_ms)
+    changes.moved(run, state.deadline_ms)
+    return run
+
+
+async def _link(connection: Connection, request: StartRequest, child_run_id: str, now_ms: int) -> None:
+    parent = request.parent
+    assert parent is not None
+    if not await connection.link_child(
+        parent.run_id, parent.address, parent.occurrence, child_run_id, now_ms
+    ):
+        raise StartConflict()

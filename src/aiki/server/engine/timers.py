@@ -1,0 +1,100 @@
+"""What happens when a run's deadline (``due_at_ms``) comes: one small handler per status.
+
+A run has one deadline at a time: its scheduled start, sleep wake-up, retry time, event or child-wait
+timeout, claim expiry, or (once finished) the end of its retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiki.server.engine.changes import Changes
+from aiki.server.engine.retention import purge_if_due
+from aiki.server.engine.settings import ServerSettings
+from aiki.server.engine.transitions import apply_transition, record_child_wait
+from aiki.store.connection import Connection
+from aiki.types import TERMINAL_STATUSES, RunState, RunStatus, WorkflowRun
+
+
+class RunDeadlines:
+    """The timer source of runs: fires what is due, in batches."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self._handlers: dict[
+            RunStatus, Callable[[Connection, WorkflowRun, Changes, int], Awaitable[None]]
+        ] = {
+            RunStatus.SCHEDULED: self._start_scheduled,
+            RunStatus.SLEEPING: self._wake_sleeper,
+            RunStatus.AWAITING_EVENT: self._time_out_event_wait,
+            RunStatus.AWAITING_RETRY: self._retry,
+            RunStatus.AWAITING_CHILD_WORKFLOW: self._time_out_child_wait,
+            RunStatus.RUNNING: self._recover,
+        }
+
+    async def fire_due(self, connection: Connection, changes: Changes, now_ms: int, limit: int) -> int:
+        """Handle up to ``limit`` runs whose deadline has come; returns how many were handled."""
+        runs = await connection.due_runs(now_ms, limit)
+        for run in runs:
+            if run.status in TERMINAL_STATUSES:
+                await purge_if_due(connection, run, now_ms, self.settings)
+                continue
+            handler = self._handlers.get(run.status)
+            if handler is None:
+                # A deadline left on a status that has none (paused); clear it so it is not picked up again.
+                await connection.clear_due(run.id)
+                continue
+            await handler(connection, run, changes, now_ms)
+        return len(runs)
+
+    async def next_deadline(self, connection: Connection) -> int | None:
+        return await connection.next_run_deadline()
+
+    async def _move(
+        self,
+        connection: Connection,
+        run: WorkflowRun,
+        reason: str,
+        changes: Changes,
+        now_ms: int,
+        attempts: int | None = None,
+    ) -> None:
+        target = RunState(RunStatus.QUEUED, reason=reason)
+        await apply_transition(connection, run, target, changes, now_ms, self.settings, attempts=attempts)
+
+    async def _start_scheduled(
+        self, connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int
+    ) -> None:
+        await self._move(connection, run, "due", changes, now_ms)
+
+    async def _wake_sleeper(
+        self, connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int
+    ) -> None:
+        await connection.end_active_sleep(run.id, "completed", now_ms)
+        await self._move(connection, run, "wakeup", changes, now_ms)
+
+    async def _time_out_event_wait(
+        self, connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int
+    ) -> None:
+        await connection.insert_event_timeout(run.id, run.state.event_name, now_ms)
+        await self._move(connection, run, "event_wait_timeout", changes, now_ms)
+
+    async def _retry(self, connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int) -> None:
+        if run.state.retry_kind == "workflow":
+            # A new attempt re-runs every task that did not complete; completed ones replay from the record.
+            await connection.discard_unfinished_tasks(run.id)
+            await self._move(connection, run, "retry", changes, now_ms, attempts=run.attempts + 1)
+        else:
+            await self._move(connection, run, "task_retry", changes, now_ms)
+
+    async def _time_out_child_wait(
+        self, connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int
+    ) -> None:
+        child = await connection.get_run(run.namespace, run.state.child_run_id or "")
+        if child is not None:
+            await record_child_wait(connection, run, child, "timeout", now_ms)
+        await self._move(connection, run, "child_workflow_wait_timeout", changes, now_ms)
+
+    async def _recover(self, connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int) -> None:
+        """The claim went stale (the worker died or hangs): requeue; the revision bump fences the old worker."""
+        await self._move(connection, run, "recovery", changes, now_ms)

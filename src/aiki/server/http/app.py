@@ -1,0 +1,81 @@
+"""``srv.app``: the HTTP API of a server, a Starlette app serving every client operation as JSON.
+
+Routes live under ``/api/v1`` (runs, worker, schedules) plus ``/healthz``; ``/api/v1/openapi.json`` describes
+them. The dashboard's static files are served at ``/``. Mount the app in any ASGI app, or serve it with
+``aiki server`` (uvicorn).
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from aiki.contract.wire import API_PREFIX
+from aiki.server.commands import Commands
+from aiki.server.http.dashboard import dashboard_routes
+from aiki.server.http.endpoint import Api
+from aiki.server.http.errors import http_exception_response, internal_error_response
+from aiki.server.http.io import json_response
+from aiki.server.http.openapi_schema import JSON, document, operation
+from aiki.server.http.routes_runs import RUN_SCHEMAS, run_paths, run_routes
+from aiki.server.http.routes_schedules import SCHEDULE_SCHEMAS, schedule_paths, schedule_routes
+from aiki.server.http.routes_workers import WORKER_SCHEMAS, worker_paths, worker_routes
+
+
+def openapi_document() -> JSON:
+    """The OpenAPI description of every route."""
+    paths: JSON = {
+        "/healthz": {
+            "get": {
+                **operation("Liveness: the server and its database answer", {"type": "object"}, errors=()),
+                "security": [],
+            }
+        },
+        f"{API_PREFIX}/openapi.json": {"get": operation("This description", {"type": "object"})},
+        **run_paths(),
+        **worker_paths(),
+        **schedule_paths(),
+    }
+    return document(_version(), paths, (*RUN_SCHEMAS, *WORKER_SCHEMAS, *SCHEDULE_SCHEMAS))
+
+
+def api_routes(commands: Commands) -> list[BaseRoute]:
+    """Every route of the API, to mount into another app (``Mount("/aiki", routes=api_routes(...))``)."""
+    api = Api(commands)
+    described = openapi_document()
+
+    async def openapi(request: Request, namespace: str) -> Response:
+        return json_response(described)
+
+    async def healthz(request: Request) -> Response:
+        async with commands.core.read() as connection:
+            await connection.ping()
+        return json_response({"status": "ok"})
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        api.route("/openapi.json", ["GET"], openapi),
+        *run_routes(api),
+        *worker_routes(api),
+        *schedule_routes(api),
+    ]
+
+
+def build_app(commands: Commands) -> Starlette:
+    """The ASGI app: the API and the dashboard (static files at ``/``, public: no data)."""
+    return Starlette(
+        routes=[*api_routes(commands), *dashboard_routes()],
+        exception_handlers={HTTPException: http_exception_response, Exception: internal_error_response},
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("aiki")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"

@@ -1,0 +1,173 @@
+"""Routes workers use: claim (a long poll), refresh claims, record tasks, finish and release runs."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, TaskWrite
+from aiki.contract.codec import decode
+from aiki.contract.wire import API_PREFIX, MAX_CLAIM_WAIT_MS
+from aiki.errors import InvalidRequestError
+from aiki.server.commands import Commands
+from aiki.server.http.endpoint import Api, unless_disconnected
+from aiki.server.http.io import json_response, read_body, read_request
+from aiki.server.http.openapi_schema import JSON, array, obj, operation, ref
+from aiki.types import TERMINAL_STATUSES
+
+#: the fields each kind of outcome needs besides the run, claim and revision
+OUTCOME_FIELDS: dict[str, tuple[str, ...]] = {
+    "sleep": ("name", "duration_ms", "index"),
+    "event_wait": ("name",),
+    "child_wait": ("child_run_id", "child_status"),
+    "retry": ("duration_ms", "retry_kind"),
+    "complete": (),
+    "fail": (),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshBody:
+    """``POST /worker/refresh``: the ``[run_id, claim_token]`` pairs the worker holds."""
+
+    claims: list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseBody:
+    """``POST /worker/release``: a claimed run the worker gives back unstarted."""
+
+    run_id: str
+    claim_token: str
+
+
+#: the bodies and answers of these routes, for the OpenAPI description
+WORKER_SCHEMAS = (ClaimRequest, ClaimedRun, TaskWrite, RunOutcome, RefreshBody, ReleaseBody)
+
+
+def worker_routes(api: Api) -> list[Route]:
+    """The routes under ``/api/v1/worker``."""
+    commands = api.commands
+    workers = commands.workers
+
+    async def claim(request: Request, namespace: str) -> Response:
+        claim_request = await read_request(request, ClaimRequest)
+        return json_response({"claimed": await _long_poll_claim(commands, request, namespace, claim_request)})
+
+    async def refresh_claims(request: Request, namespace: str) -> Response:
+        body = decode(RefreshBody, await read_body(request))
+        return json_response({"lost": await workers.refresh_claims(namespace, body.claims)})
+
+    async def record_task(request: Request, namespace: str) -> Response:
+        write = await read_request(request, TaskWrite)
+        return json_response({"status": await workers.record_task(namespace, write)})
+
+    async def finish(request: Request, namespace: str) -> Response:
+        outcome = check_outcome(await read_request(request, RunOutcome))
+        return json_response(await workers.finish(namespace, outcome))
+
+    async def release(request: Request, namespace: str) -> Response:
+        body = decode(ReleaseBody, await read_body(request))
+        await workers.release(namespace, body.run_id, body.claim_token)
+        return Response(status_code=204)
+
+    return [
+        api.route("/worker/claim", ["POST"], claim),
+        api.route("/worker/refresh", ["POST"], refresh_claims),
+        api.route("/worker/tasks", ["POST"], record_task),
+        api.route("/worker/finish", ["POST"], finish),
+        api.route("/worker/release", ["POST"], release),
+    ]
+
+
+def check_outcome(outcome: RunOutcome) -> RunOutcome:
+    """``outcome`` if it has the fields its kind needs, else :class:`InvalidRequestError`."""
+    for name in OUTCOME_FIELDS[outcome.kind]:
+        if getattr(outcome, name) is None:
+            raise InvalidRequestError(f"a {outcome.kind!r} outcome needs this field.", name)
+    if outcome.kind == "child_wait" and outcome.child_status not in {
+        status.value for status in TERMINAL_STATUSES
+    }:
+        raise InvalidRequestError(
+            f"must be a terminal status (completed, failed, cancelled), got {outcome.child_status!r}.",
+            "child_status",
+        )
+    if outcome.kind == "retry" and outcome.retry_kind not in ("task", "workflow"):
+        raise InvalidRequestError(f"must be 'task' or 'workflow', got {outcome.retry_kind!r}.", "retry_kind")
+    return outcome
+
+
+async def _long_poll_claim(
+    commands: Commands, request: Request, namespace: str, claim_request: ClaimRequest
+) -> list[ClaimedRun]:
+    """Claim at once, or wait for work (up to ``wait_ms``, at most 30 s) and try again.
+
+    When the worker hangs up, the wait ends, and runs claimed just before are released at once rather than
+    left to the claim timeout.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(max(claim_request.wait_ms, 0), MAX_CLAIM_WAIT_MS) / 1000
+    poll_s = commands.core.settings.poll_interval_ms / 1000
+    once = dataclasses.replace(claim_request, wait_ms=0)
+    while True:
+        claimed = await commands.workers.claim(namespace, once)
+        if claimed and await request.is_disconnected():
+            for item in claimed:
+                await commands.workers.release(namespace, item.run.id, item.claim_token)
+            return []
+        remaining_s = deadline - loop.time()
+        if claimed or remaining_s <= 0:
+            return claimed
+        woken = await unless_disconnected(request, _wait_for_work(commands, min(remaining_s, poll_s)))
+        if not woken:
+            return []
+
+
+async def _wait_for_work(commands: Commands, timeout_s: float) -> bool:
+    await commands.core.notifier.wait_for_work(timeout_s)
+    return True
+
+
+def worker_paths() -> JSON:
+    """The OpenAPI description of ``worker_routes``."""
+    worker = f"{API_PREFIX}/worker"
+    return {
+        f"{worker}/claim": {
+            "post": operation(
+                "Long poll: claim queued runs of the given versions (wait_ms at most 30 000)",
+                obj(claimed=array(ref("ClaimedRun"))),
+                body="ClaimRequest",
+            )
+        },
+        f"{worker}/refresh": {
+            "post": operation(
+                "Extend claims; returns the runs whose claim was taken back",
+                obj(lost=array({"type": "string"})),
+                body="RefreshBody",
+            )
+        },
+        f"{worker}/tasks": {
+            "post": operation(
+                "Record a task's result under the run's claim; returns the run's status",
+                obj(status={"type": "string"}),
+                body="TaskWrite",
+                errors=(400, 401, 403, 409),
+            )
+        },
+        f"{worker}/finish": {
+            "post": operation(
+                "End one execution of a run (suspend, retry, complete or fail)",
+                ref("WorkflowRun"),
+                body="RunOutcome",
+                errors=(400, 401, 403, 409),
+            )
+        },
+        f"{worker}/release": {
+            "post": operation("Give a claimed, unstarted run back to the queue", None, body="ReleaseBody")
+        },
+    }

@@ -1,0 +1,175 @@
+"""The hot paths PostgreSQL does in one statement (one round trip), with data-modifying CTEs: a new run with
+its first timeline row, a state change with its timeline row, a claim, a checkpoint and a finish.
+
+Each does what the portable method it overrides does (see ``aiki.store.queries``), and writes its timeline
+rows through ``transition_insert``, the one shape every timeline row is written with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from aiki.canonical_json import dumps
+from aiki.store.queries.claims import (
+    CLAIMED,
+    Claimed,
+    ClaimQueries,
+    queue_branch_params,
+    queue_branch_sql,
+    queue_branches,
+)
+from aiki.store.queries.runs import INSERT_RUN, run_values
+from aiki.store.queries.tasks import HELD_RUN, TaskQueries, TaskRecord, record_task_sql
+from aiki.store.queries.transitions import transition_insert
+from aiki.store.rows import RUN_COLUMNS, run_from_row
+from aiki.types import RunState, WorkflowRun
+
+
+class OneStatementQueries(ClaimQueries, TaskQueries):
+    async def insert_run(self, run: WorkflowRun, due_at_ms: int | None) -> bool:
+        inserted = await self._execute(
+            f"WITH created AS ({INSERT_RUN} RETURNING id) "
+            + transition_insert("SELECT id, ?, ?, NULL, ?, ?, ?, ? FROM created"),
+            [
+                *run_values(run, due_at_ms),
+                run.revision,
+                run.attempts,
+                run.status.value,
+                run.state.reason,
+                dumps(run.state.to_dict()),
+                run.created_at_ms,
+            ],
+        )
+        return inserted == 1
+
+    async def update_run_state(
+        self,
+        run: WorkflowRun,
+        state: RunState,
+        *,
+        attempts: int,
+        due_at_ms: int | None,
+        waiting_on: str | None,
+        claim_token: str | None,
+        worker_id: str | None,
+        now_ms: int,
+        keep_claim: bool = False,
+    ) -> bool:
+        update, params = self._state_update(
+            run, state, attempts, due_at_ms, waiting_on, claim_token, worker_id, now_ms, keep_claim
+        )
+        changed = await self._execute(
+            f"WITH moved AS ({update} RETURNING id, revision, attempts) "
+            + transition_insert("SELECT id, revision, attempts, ?, ?, ?, ?, ? FROM moved"),
+            [*params, run.status.value, state.status.value, state.reason, params[1], now_ms],
+        )
+        return changed == 1
+
+    async def claim_queued(
+        self,
+        namespace: str,
+        workflows: Sequence[tuple[str, str]],
+        shards: Sequence[str] | None,
+        limit: int,
+        *,
+        claim_token: str,
+        worker_id: str,
+        now_ms: int,
+        claim_timeout_ms: int,
+    ) -> list[Claimed]:
+        """Pick (``SKIP LOCKED``), mark running and log the transitions in one statement."""
+        branches = queue_branches(workflows, shards)
+        if not branches or limit <= 0:
+            return []
+        params: list[Any] = []
+        for branch in branches:
+            params += queue_branch_params(namespace, branch, limit)
+        if len(branches) == 1:
+            picked = queue_branch_sql("id", branches[0][2], self.SKIP_LOCKED)
+        else:
+            # One ordered, locked head per queue, merged: no sort of the queues themselves.
+            heads = " UNION ALL ".join(
+                f"SELECT * FROM ({queue_branch_sql('id, updated_at_ms', shard, self.SKIP_LOCKED)}) AS head_{i}"
+                for i, (_name, _version, shard) in enumerate(branches)
+            )
+            picked = f"SELECT id FROM ({heads}) AS heads ORDER BY updated_at_ms, id LIMIT ?"
+            params.append(limit)
+        state_json = dumps(CLAIMED.to_dict())
+        rows = await self._fetch_all(
+            f"WITH picked AS ({picked}), "
+            "claimed AS (UPDATE runs SET status = 'running', state = ?, revision = runs.revision + 1, "
+            "due_at_ms = ?, waiting_on = NULL, claim_token = ?, worker_id = ?, updated_at_ms = ? "
+            "FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING runs.*), "
+            "logged AS ("
+            + transition_insert("SELECT id, revision, attempts, ?, ?, ?, ?, ? FROM claimed")
+            + ") "
+            # A run claimed for the first time (revision 0 -> 1) has executed nothing: only events sent
+            # before its start can make its history non-empty.
+            f"SELECT {RUN_COLUMNS}, (revision > 1 OR EXISTS (SELECT 1 FROM events "
+            "WHERE events.run_id = claimed.id)) AS has_history FROM claimed ORDER BY updated_at_ms, id",
+            [
+                *params,
+                state_json,
+                now_ms + claim_timeout_ms,
+                claim_token,
+                worker_id,
+                now_ms,
+                "queued",
+                CLAIMED.status.value,
+                CLAIMED.reason,
+                state_json,
+                now_ms,
+            ],
+        )
+        return [Claimed(run_from_row(row), bool(row["has_history"])) for row in rows]
+
+    async def record_task(self, namespace: str, record: TaskRecord, now_ms: int) -> str | None:
+        """Check the claim (share-locking the run), record the task and read the run's status at once."""
+        row = await self._fetch_one(
+            f"WITH run AS (SELECT status FROM {HELD_RUN}{self.FOR_SHARE}), "
+            f"written AS ({record_task_sql('run')} RETURNING 1 AS one) "
+            "SELECT run.status, (SELECT COUNT(*) FROM written) AS written FROM run",
+            [record.run_id, record.claim_token, namespace, *record.values(now_ms)],
+        )
+        if row is None or int(row["written"]) != 1:
+            return None
+        return str(row["status"])
+
+    async def finish_unlinked_run(
+        self,
+        namespace: str,
+        run_id: str,
+        expected_revision: int,
+        claim_token: str,
+        state: RunState,
+        *,
+        due_at_ms: int | None,
+        now_ms: int,
+    ) -> WorkflowRun | None:
+        state_json = dumps(state.to_dict())
+        row = await self._fetch_one(
+            "WITH moved AS (UPDATE runs SET status = ?, state = ?, revision = revision + 1, due_at_ms = ?, "
+            "waiting_on = NULL, claim_token = NULL, worker_id = NULL, updated_at_ms = ? WHERE id = ? "
+            "AND claim_token = ? AND revision = ? AND namespace = ? AND status = 'running' "
+            f"AND parent_run_id IS NULL AND reference_id IS NULL RETURNING {RUN_COLUMNS}), "
+            "logged AS ("
+            + transition_insert("SELECT id, revision, attempts, 'running', ?, ?, ?, ? FROM moved")
+            + f") SELECT {RUN_COLUMNS} FROM moved",
+            (
+                state.status.value,
+                state_json,
+                due_at_ms,
+                now_ms,
+                run_id,
+                claim_token,
+                expected_revision,
+                namespace,
+                state.status.value,
+                state.reason,
+                state_json,
+                now_ms,
+            ),
+        )
+        return None if row is None else replace(run_from_row(row), state=state)

@@ -1,0 +1,39 @@
+"""What the query modules are written against: three driver calls and the dialect's lock clauses.
+
+SQL is written once with ``?`` placeholders and portable syntax (``RETURNING``, ``ON CONFLICT``, partial
+indexes). A backend's connection class supplies the driver calls, sets the lock clauses, and overrides the
+few methods it does in fewer round trips (PostgreSQL's one-statement claim, checkpoint and finish).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+Row = dict[str, Any]
+
+
+class QueryBase:
+    """The driver surface every query module uses. Nothing outside ``aiki.store`` calls these."""
+
+    #: appended to a SELECT whose rows this transaction will update (PostgreSQL: ``FOR UPDATE``)
+    FOR_UPDATE: ClassVar[str] = ""
+    #: appended to a SELECT whose rows must not change until this transaction ends (``FOR SHARE``)
+    FOR_SHARE: ClassVar[str] = ""
+    #: appended to a SELECT that claims rows other transactions may be claiming too
+    SKIP_LOCKED: ClassVar[str] = ""
+
+    async def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; returns the number of rows it changed."""
+        raise NotImplementedError
+
+    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """Run a query; returns its first row or ``None``."""
+        raise NotImplementedError
+
+    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query; returns all its rows."""
+        raise NotImplementedError
+
+    def _lock(self, for_update: bool) -> str:
+        return self.FOR_UPDATE if for_update else ""

@@ -1,0 +1,88 @@
+"""Deleting finished runs: whole trees (a run and the children it created), with everything recorded of
+them, by their primary keys and ``run_id`` indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiki.store.queries.base import QueryBase
+
+#: the tables that hold rows of a run, and the column that names it
+RUN_TABLES = (
+    ("tasks", "run_id"),
+    ("sleeps", "run_id"),
+    ("events", "run_id"),
+    ("transitions", "run_id"),
+    ("child_runs", "parent_run_id"),
+    ("child_waits", "parent_run_id"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    """One run of a tree: enough to decide whether the tree may go."""
+
+    id: str
+    namespace: str
+    status: str
+    updated_at_ms: int
+
+
+class RetentionQueries(QueryBase):
+    async def set_due(self, run_id: str, due_at_ms: int | None) -> None:
+        await self._execute("UPDATE runs SET due_at_ms = ? WHERE id = ?", (due_at_ms, run_id))
+
+    async def run_exists(self, run_id: str) -> bool:
+        return await self._fetch_one("SELECT 1 AS found FROM runs WHERE id = ?", (run_id,)) is not None
+
+    async def run_tree(self, run_id: str) -> list[TreeNode]:
+        """The run and every run it created, at any depth (served by ``runs_by_parent``), root first."""
+        rows = await self._fetch_all(
+            "WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL "
+            "SELECT runs.id FROM runs JOIN tree ON runs.parent_run_id = tree.id) "
+            "SELECT runs.id, runs.namespace, runs.status, runs.updated_at_ms FROM tree "
+            "JOIN runs ON runs.id = tree.id",
+            (run_id,),
+        )
+        nodes = [
+            TreeNode(str(row["id"]), str(row["namespace"]), str(row["status"]), int(row["updated_at_ms"]))
+            for row in rows
+        ]
+        return sorted(nodes, key=lambda node: node.id != run_id)
+
+    async def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Delete the runs and every row recorded of them; returns how many runs were deleted."""
+        if not run_ids:
+            return 0
+        marks = ", ".join("?" for _ in run_ids)
+        for table, column in RUN_TABLES:
+            await self._execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", list(run_ids))
+        return await self._execute(f"DELETE FROM runs WHERE id IN ({marks})", list(run_ids))
+
+    async def finished_runs_created_before(
+        self,
+        namespace: str,
+        status: str,
+        before_ms: int,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[tuple[str, int, int, str | None]]:
+        """``(id, created_at_ms, updated_at_ms, parent_run_id)`` of finished runs of one status created
+        before ``before_ms``, oldest first, after the keyset position ``after`` (served by
+        ``runs_by_status``)."""
+        params: list[Any] = [namespace, status, before_ms]
+        keyset = ""
+        if after is not None:
+            keyset = " AND (created_at_ms > ? OR (created_at_ms = ? AND id > ?))"
+            params += [after[0], after[0], after[1]]
+        rows = await self._fetch_all(
+            "SELECT id, created_at_ms, updated_at_ms, parent_run_id FROM runs WHERE namespace = ? AND status = ? "
+            f"AND created_at_ms < ?{keyset} ORDER BY created_at_ms, id LIMIT ?",
+            [*params, limit],
+        )
+        return [
+            (str(row["id"]), int(row["created_at_ms"]), int(row["updated_at_ms"]), row["parent_run_id"])
+            for row in rows
+        ]

@@ -1,0 +1,79 @@
+"""The ``tasks`` table: checkpoints of task results, fenced by the run's claim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiki.store.queries.base import QueryBase
+
+#: the run's row while the claim is held (no row otherwise)
+HELD_RUN = "runs WHERE id = ? AND claim_token = ? AND namespace = ?"
+
+
+def record_task_sql(held_run: str) -> str:
+    """The checkpoint: insert the result, or complete an entry that waited for its retry, selected from
+    ``held_run`` so that nothing is written unless the claim is held."""
+    return (
+        "INSERT INTO tasks (run_id, name, address, occurrence, status, attempts, input, output, error, "
+        f"next_attempt_at_ms, created_at_ms, updated_at_ms) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+        f"FROM {held_run} ON CONFLICT (run_id, address, occurrence) WHERE status <> 'discarded' DO UPDATE SET "
+        "status = excluded.status, attempts = excluded.attempts, output = excluded.output, "
+        "error = excluded.error, next_attempt_at_ms = excluded.next_attempt_at_ms, "
+        "updated_at_ms = excluded.updated_at_ms WHERE tasks.status = 'awaiting_retry'"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One task result to record (JSON columns already encoded)."""
+
+    run_id: str
+    claim_token: str
+    name: str
+    address: str
+    occurrence: int
+    status: str
+    attempts: int
+    input_json: str | None
+    output_json: str | None
+    error_json: str | None
+    next_attempt_at_ms: int | None
+
+    def values(self, now_ms: int) -> list[Any]:
+        """The twelve values of the new ``tasks`` row."""
+        return [
+            self.run_id,
+            self.name,
+            self.address,
+            self.occurrence,
+            self.status,
+            self.attempts,
+            self.input_json,
+            self.output_json,
+            self.error_json,
+            self.next_attempt_at_ms,
+            now_ms,
+            now_ms,
+        ]
+
+
+class TaskQueries(QueryBase):
+    async def record_task(self, namespace: str, record: TaskRecord, now_ms: int) -> str | None:
+        """Record a task result under the run's claim; returns the run's status, or ``None`` when nothing
+        was written (the claim is not held, or that entry was already recorded)."""
+        inserted = await self._execute(
+            record_task_sql(HELD_RUN),
+            [*record.values(now_ms), record.run_id, record.claim_token, namespace],
+        )
+        if inserted != 1:
+            return None
+        row = await self._fetch_one("SELECT status FROM runs WHERE id = ?", (record.run_id,))
+        return None if row is None else str(row["status"])
+
+    async def discard_unfinished_tasks(self, run_id: str) -> None:
+        """A new workflow attempt re-runs every task that did not complete: set their entries aside."""
+        await self._execute(
+            "UPDATE tasks SET status = 'discarded' WHERE run_id = ? AND status IN ('failed', 'awaiting_retry')",
+            (run_id,),
+        )
