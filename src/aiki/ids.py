@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 
@@ -31,3 +32,9 @@ def new_id() -> str:
             random_part = int.from_bytes(os.urandom(6), "big")
         _last[0], _last[1] = now_ms, random_part
     return f"{now_ms:012x}{random_part:014x}"
+
+
+def new_secret() -> str:
+    """A 32-character random token nobody can guess (128 bits): claim tokens fence a worker's writes by
+    themselves, with no other condition that an index could be used for."""
+    return secrets.token_hex(16)

@@ -80,7 +80,7 @@ async def shop_v1(run: Any, input: dict[str, Any]) -> Any:
 
 
 async def _no_runs(env: Env) -> None:
-    assert await env.client.list_runs() == []
+    assert (await env.client.list_runs()).runs == []
 
 
 # --- non-JSON values ------------------------------------------------------------------------------------

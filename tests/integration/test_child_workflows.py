@@ -377,7 +377,7 @@ async def test_a_parent_recovered_after_its_worker_died_does_not_start_its_child
     assert await fake_env.server.runtime.tick() == 1
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
-    assert result.state is not None and result.state.output == children_before[0].id
+    assert result.state is not None and result.state.output == children_before.runs[0].id
     assert len(await fake_env.client.list_runs(workflow="child")) == 1
     assert hang["calls"] == 2
     reasons = [step.reason for step in await fake_env.client.transport.get_timeline(handle.id)]

@@ -23,6 +23,7 @@ from aiki import (
     workflow,
 )
 from aiki.contract import ClaimRequest, RunOutcome, TaskWrite
+from aiki.contract.listing import RunFilter
 from aiki.errors import AikiError
 from tests.integration.run_watch import awaiting_event, sleeping_at, until
 from tests.transport_support import TransportEnv, http_client
@@ -136,16 +137,17 @@ async def test_list_runs_filters_by_status_and_workflow_newest_first(transport_e
     assert [run.id for run in everything] == sorted([first.id, second.id, other.id], reverse=True)
 
 
-async def test_list_runs_pages_backwards_with_before_id(transport_env: TransportEnv) -> None:
+async def test_list_runs_pages_with_a_cursor_until_the_last_page(transport_env: TransportEnv) -> None:
     ids = [(await idle_v1.start(transport_env.client, index)).id for index in range(5)]
-    transport = transport_env.client.transport
+    c = transport_env.client
 
-    page_one = await transport.list_runs(limit=2)
-    page_two = await transport.list_runs(limit=2, before_id=page_one[-1].id)
-    page_three = await transport.list_runs(limit=2, before_id=page_two[-1].id)
+    page_one = await c.list_runs(limit=2)
+    page_two = await c.list_runs(limit=2, cursor=page_one.next_cursor)
+    page_three = await c.list_runs(limit=2, cursor=page_two.next_cursor)
 
     # Ids order runs by creation time (to the millisecond), newest first.
-    assert [run.id for run in page_one + page_two + page_three] == sorted(ids, reverse=True)
+    assert [run.id for page in (page_one, page_two, page_three) for run in page] == sorted(ids, reverse=True)
+    assert page_three.next_cursor is None and len(page_three) == 1
 
 
 async def test_list_runs_with_an_unknown_status_raises_invalid_option(transport_env: TransportEnv) -> None:
@@ -449,7 +451,9 @@ async def test_both_transports_read_the_same_records_of_a_finished_run(transport
     assert await over_http.get_run(handle.id) == await embedded.get_run(handle.id)
     assert await over_http.get_history(handle.id) == await embedded.get_history(handle.id)
     assert await over_http.get_timeline(handle.id) == await embedded.get_timeline(handle.id)
-    assert await over_http.list_runs() == await embedded.list_runs()
+    assert await over_http.list_runs(RunFilter()) == await embedded.list_runs(RunFilter())
+    assert await over_http.workflow_stats() == await embedded.workflow_stats()
+    assert await over_http.count_runs(RunFilter()) == await embedded.count_runs(RunFilter()) == 1
 
 
 @pytest.mark.parametrize("transport_env", ["http"], indirect=True)
@@ -466,7 +470,7 @@ async def test_both_transports_raise_the_same_errors_with_the_same_fields(
         lambda transport: transport.get_run("missing"),
         lambda transport: transport.cancel_run(finished.id, None),
         lambda transport: transport.awake_run(conflicted.id),
-        lambda transport: transport.list_runs(status="nope"),
+        lambda transport: transport.list_runs(RunFilter(), cursor="not-a-cursor"),
         lambda transport: transport.start_run(idle_v1.with_().opt("reference.id", "r").request(2)),
         lambda transport: transport.finish(
             RunOutcome(run_id=conflicted.id, claim_token="t", expected_revision=0, kind="complete")
@@ -491,7 +495,7 @@ async def test_an_http_client_of_another_server_namespace_sees_none_of_the_defau
     try:
         with pytest.raises(NotFoundError):
             await other.get_run(handle.id)
-        assert await other.list_runs() == []
+        assert (await other.list_runs()).runs == []
         assert other.namespace == "elsewhere"
     finally:
         await other.close()

@@ -225,7 +225,7 @@ async def test_a_start_whose_input_breaks_the_schema_raises_and_creates_no_run(e
     with pytest.raises(SchemaValidationError, match=r"input of workflow 'schema-orders'.*items") as caught:
         await schema_orders_v1.start(env.client, {"order_id": "o1", "items": "not a list"})
     assert caught.value.field == "items"
-    assert await env.client.list_runs() == []
+    assert (await env.client.list_runs()).runs == []
 
 
 async def test_an_output_that_breaks_the_schema_fails_the_run(env: Env) -> None:

@@ -15,7 +15,7 @@ async def run_runs(arguments: argparse.Namespace) -> int:
         transport = c.transport
         action = arguments.runs_action
         if action == "list":
-            runs = await transport.list_runs(
+            runs = await c.list_runs(
                 status=arguments.status, workflow=arguments.workflow, limit=arguments.limit
             )
             print(

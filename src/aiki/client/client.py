@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
+
+from typing_extensions import Unpack
 
 from aiki.client.schedule_handle import ScheduleHandle
 from aiki.client.transport import Transport
+from aiki.contract.limits import check_limit
+from aiki.contract.listing import (
+    Order,
+    RunFilterArguments,
+    RunPage,
+    WorkflowStats,
+    build_filter,
+    parse_order,
+)
 from aiki.contract.schedules import ScheduleInfo, ScheduleStatus
 from aiki.errors import ConfigurationError, InvalidOptionError
 from aiki.types import WorkflowRun
@@ -28,9 +40,51 @@ class Client:
         return await self.transport.get_run(run_id)
 
     async def list_runs(
-        self, *, status: str | None = None, workflow: str | None = None, limit: int = 50
-    ) -> list[WorkflowRun]:
-        return await self.transport.list_runs(status=status, workflow=workflow, limit=limit)
+        self,
+        *,
+        order: Order = "newest",
+        limit: int = 50,
+        cursor: str | None = None,
+        **filters: Unpack[RunFilterArguments],
+    ) -> RunPage:
+        """One page of runs, newest first (or ``order="oldest"``); ``page.next_cursor`` continues the list.
+
+        Filters (all optional, combined with AND): ``status`` (one status or a list), ``workflow``,
+        ``version``, ``reference_id``, ``parent_run_id``, ``schedule_id``, and
+        ``created_after <= created_at < created_before`` (aware datetimes or epoch milliseconds).
+
+        Example:
+            page = await c.list_runs(status=["failed", "cancelled"], workflow="order-processing", limit=100)
+            more = await c.list_runs(status=["failed", "cancelled"], workflow="order-processing",
+                                     limit=100, cursor=page.next_cursor)
+        """
+        return await self.transport.list_runs(
+            build_filter(**filters), order=parse_order(order), limit=check_limit(limit), cursor=cursor
+        )
+
+    async def iter_runs(
+        self, *, order: Order = "newest", page_size: int = 200, **filters: Unpack[RunFilterArguments]
+    ) -> AsyncIterator[WorkflowRun]:
+        """Every matching run, page by page (the filters of ``list_runs``)."""
+        run_filter = build_filter(**filters)
+        order = parse_order(order)
+        page_size = check_limit(page_size, "page_size")
+        cursor: str | None = None
+        while True:
+            page = await self.transport.list_runs(run_filter, order=order, limit=page_size, cursor=cursor)
+            for run in page.runs:
+                yield run
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def count_runs(self, **filters: Unpack[RunFilterArguments]) -> int:
+        """How many runs match (the filters of ``list_runs``)."""
+        return await self.transport.count_runs(build_filter(**filters))
+
+    async def workflow_stats(self) -> list[WorkflowStats]:
+        """Per workflow version: runs by status, and whether a live worker serves it."""
+        return await self.transport.workflow_stats()
 
     async def list_schedules(
         self,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
 from aiki.contract.limits import check_limit
+from aiki.contract.listing import Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.types import RunHistory, Transition, WorkflowRun
 
@@ -27,16 +28,17 @@ class EmbeddedTransport:
         return await self.server.runs.get(self.namespace, run_id)
 
     async def list_runs(
-        self,
-        *,
-        status: str | None = None,
-        workflow: str | None = None,
-        limit: int = 50,
-        before_id: str | None = None,
-    ) -> list[WorkflowRun]:
+        self, run_filter: RunFilter, *, order: Order = "newest", limit: int = 50, cursor: str | None = None
+    ) -> RunPage:
         return await self.server.runs.list(
-            self.namespace, status=status, workflow=workflow, limit=limit, before_id=before_id
+            self.namespace, run_filter, order=order, limit=limit, cursor=cursor
         )
+
+    async def count_runs(self, run_filter: RunFilter) -> int:
+        return await self.server.runs.count(self.namespace, run_filter)
+
+    async def workflow_stats(self) -> list[WorkflowStats]:
+        return await self.server.runs.workflow_stats(self.namespace)
 
     async def get_history(self, run_id: str) -> RunHistory:
         return await self.server.runs.history(self.namespace, run_id)

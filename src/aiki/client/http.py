@@ -15,6 +15,7 @@ import httpx
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
 from aiki.contract.codec import decode, encode
 from aiki.contract.limits import check_limit
+from aiki.contract.listing import Order, RunFilter, RunPage, WorkflowStats, filter_query
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.contract.wire import API_PREFIX, MAX_CHANGE_WAIT_MS, MAX_CLAIM_WAIT_MS, NAMESPACE_HEADER
 from aiki.errors import AikiError, ConfigurationError, InvalidRequestError, error_from_dict
@@ -75,19 +76,21 @@ class HttpTransport:
         return _decode(WorkflowRun, await self._call("GET", f"/runs/{_segment(run_id)}"))
 
     async def list_runs(
-        self,
-        *,
-        status: str | None = None,
-        workflow: str | None = None,
-        limit: int = 50,
-        before_id: str | None = None,
-    ) -> list[WorkflowRun]:
-        params: dict[str, str | int] = {"limit": limit}
-        for name, value in (("status", status), ("workflow", workflow), ("before_id", before_id)):
-            if value is not None:
-                params[name] = value
-        answer = await self._call("GET", "/runs", params=params)
-        return _decode(list[WorkflowRun], answer["runs"])
+        self, run_filter: RunFilter, *, order: Order = "newest", limit: int = 50, cursor: str | None = None
+    ) -> RunPage:
+        params = filter_query(run_filter)
+        params.update(order=order, limit=check_limit(limit))
+        if cursor is not None:
+            params["cursor"] = cursor
+        return _decode(RunPage, await self._call("GET", "/runs", params=params))
+
+    async def count_runs(self, run_filter: RunFilter) -> int:
+        answer = await self._call("GET", "/runs/count", params=filter_query(run_filter))
+        return _decode(int, answer["count"])
+
+    async def workflow_stats(self) -> list[WorkflowStats]:
+        answer = await self._call("GET", "/workflows/stats")
+        return _decode(list[WorkflowStats], answer["workflows"])
 
     async def get_history(self, run_id: str) -> RunHistory:
         return _decode(RunHistory, await self._call("GET", f"/runs/{_segment(run_id)}/history"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
+from aiki.contract.listing import Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.types import RunHistory, Transition, WorkflowRun
 
@@ -19,13 +20,12 @@ class Transport(Protocol):
     async def get_run(self, run_id: str) -> WorkflowRun: ...
 
     async def list_runs(
-        self,
-        *,
-        status: str | None = None,
-        workflow: str | None = None,
-        limit: int = 50,
-        before_id: str | None = None,
-    ) -> list[WorkflowRun]: ...
+        self, run_filter: RunFilter, *, order: Order = "newest", limit: int = 50, cursor: str | None = None
+    ) -> RunPage: ...
+
+    async def count_runs(self, run_filter: RunFilter) -> int: ...
+
+    async def workflow_stats(self) -> list[WorkflowStats]: ...
 
     async def get_history(self, run_id: str) -> RunHistory: ...
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 
+from aiki.contract.limits import check_limit
+from aiki.contract.listing import Cursor, Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.messages import StartRequest
 from aiki.errors import InvalidTransitionError, NotFoundError
 from aiki.server.engine.core import ServerCore
@@ -17,7 +20,6 @@ from aiki.types import (
     RunStatus,
     Transition,
     WorkflowRun,
-    parse_status,
 )
 
 PAUSABLE = frozenset(
@@ -31,6 +33,7 @@ PAUSABLE = frozenset(
         RunStatus.AWAITING_CHILD_WORKFLOW,
     }
 )
+NO_FILTER = RunFilter()
 #: how often a start runs again after losing a race for its reference id or child address
 START_ATTEMPTS = 4
 
@@ -86,21 +89,42 @@ class RunCommands:
     async def list(
         self,
         namespace: str,
+        run_filter: RunFilter = NO_FILTER,
         *,
-        status: str | None = None,
-        workflow: str | None = None,
+        order: Order = "newest",
         limit: int = 50,
-        before_id: str | None = None,
-    ) -> list[WorkflowRun]:
-        """Newest first; ``before_id`` pages backwards."""
+        cursor: str | None = None,
+    ) -> RunPage:
+        """One page of the runs ``run_filter`` matches, in ``order``; ``cursor`` continues a list."""
+        run_filter = run_filter.checked()
+        limit = check_limit(limit)
+        after = None if cursor is None else Cursor.decode(cursor, order)
         async with self.core.read() as connection:
-            return await connection.list_runs(
-                namespace,
-                status=None if status is None else parse_status(status, "status filter"),
-                workflow=workflow,
-                limit=max(1, min(limit, 1000)),
-                before_id=before_id,
+            runs = await connection.list_runs(
+                namespace, run_filter, order=order, limit=limit + 1, after=after
             )
+        if len(runs) <= limit:
+            return RunPage(runs=runs)
+        last = runs[limit - 1]
+        return RunPage(runs=runs[:limit], next_cursor=Cursor(order, last.created_at_ms, last.id).encode())
+
+    async def count(self, namespace: str, run_filter: RunFilter = NO_FILTER) -> int:
+        """How many runs ``run_filter`` matches."""
+        run_filter = run_filter.checked()
+        async with self.core.read() as connection:
+            return await connection.count_runs(namespace, run_filter)
+
+    async def workflow_stats(self, namespace: str) -> builtins.list[WorkflowStats]:
+        """Per workflow version, how many runs are in each status."""
+        async with self.core.read() as connection:
+            counts = await connection.run_counts(namespace)
+        stats: dict[tuple[str, str], dict[str, int]] = {}
+        for name, version_id, status, runs in counts:
+            stats.setdefault((name, version_id), {})[status] = runs
+        return [
+            WorkflowStats(name=name, version_id=version_id, counts=by_status)
+            for (name, version_id), by_status in stats.items()
+        ]
 
     async def cancel(self, namespace: str, run_id: str, reason: str | None = None) -> WorkflowRun:
         """Cancel the run (and its children that are still going)."""

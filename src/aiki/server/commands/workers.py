@@ -11,7 +11,7 @@ import asyncio
 from aiki.canonical_json import dumps
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, TaskWrite
 from aiki.errors import RevisionConflictError
-from aiki.ids import new_id
+from aiki.ids import new_secret
 from aiki.server.engine.core import ServerCore
 from aiki.server.engine.state_machine import check_transition
 from aiki.server.engine.transitions import apply_transition, enter_state
@@ -67,7 +67,7 @@ class WorkerCommands:
             return []
         # The store moves the runs itself (one statement on PostgreSQL): the edge is checked here.
         check_transition("(claimed runs)", RunStatus.QUEUED, CLAIMED.status, CLAIMED.reason)
-        token = new_id()
+        token = new_secret()
         async with self.core.write(single_statement=True) as (connection, changes):
             claimed = await connection.claim_queued(
                 namespace,
@@ -166,7 +166,6 @@ class WorkerCommands:
         check_transition(outcome.run_id, RunStatus.RUNNING, state.status, state.reason)
         async with self.core.write(single_statement=True) as (connection, changes):
             now_ms = self.core.clock.now_ms()
-            # The run's namespace is the caller's: the store checks it with the claim.
             retention = self.core.settings.retention_for(namespace)
             due_at_ms = None if retention is None else now_ms + retention
             run = await connection.finish_unlinked_run(

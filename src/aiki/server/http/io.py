@@ -76,6 +76,13 @@ def query_int(
     return number
 
 
+def query_optional_int(request: Request, name: str) -> int | None:
+    """An optional integer query parameter (a safe integer)."""
+    if request.query_params.get(name) in (None, ""):
+        return None
+    return query_int(request, name, 0, minimum=-MAX_SAFE_INTEGER)
+
+
 def json_response(value: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response of a contract value (or plain JSON)."""
     body = json.dumps(encode(value), separators=(",", ":"), allow_nan=False)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from aiki.canonical_json import dumps
+from aiki.store.queries.base import SAME_NAMESPACE
 from aiki.store.queries.claims import (
     CLAIMED,
     Claimed,
@@ -152,7 +153,7 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
         row = await self._fetch_one(
             "WITH moved AS (UPDATE runs SET status = ?, state = ?, revision = revision + 1, due_at_ms = ?, "
             "waiting_on = NULL, claim_token = NULL, worker_id = NULL, updated_at_ms = ? WHERE id = ? "
-            "AND claim_token = ? AND revision = ? AND namespace = ? AND status = 'running' "
+            f"AND claim_token = ? AND revision = ? AND {SAME_NAMESPACE} AND status = 'running' "
             f"AND parent_run_id IS NULL AND reference_id IS NULL RETURNING {RUN_COLUMNS}), "
             "logged AS ("
             + transition_insert("SELECT id, revision, attempts, 'running', ?, ?, ?, ? FROM moved")

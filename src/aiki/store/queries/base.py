@@ -12,6 +12,12 @@ from typing import Any, ClassVar
 
 Row = dict[str, Any]
 
+#: A run's namespace, checked as a residual filter: a planner cannot use ``(...) IS TRUE`` as an index
+#: condition, so a statement that finds a run by its primary key can only be served by the primary key, even
+#: by a generic plan cached while the table was empty (an index that leads with the namespace would then
+#: read every run of the namespace).
+SAME_NAMESPACE = "(namespace = ?) IS TRUE"
+
 
 class QueryBase:
     """The driver surface every query module uses. Nothing outside ``aiki.store`` calls these."""

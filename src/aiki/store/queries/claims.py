@@ -1,7 +1,8 @@
 """Claims: handing queued runs to a worker, keeping its claims fresh, checking a claim.
 
-The queue of one (namespace, workflow, version, shard) is read in order from ``runs_queued``; a worker that
-registers several versions (or shards) gets one ordered branch per pair, merged, so no claim sorts the queue.
+The queue of one (namespace, workflow, version, shard) is read in order from ``runs_queued`` (or
+``runs_queued_by_shard``); a worker that registers several versions (or shards) gets one ordered branch per
+queue, merged, so no claim sorts a queue.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from aiki.store.queries.base import SAME_NAMESPACE
 from aiki.store.queries.runs import RunQueries
 from aiki.store.rows import RUN_COLUMNS, run_from_row
 from aiki.types import RunState, RunStatus, WorkflowRun
@@ -35,7 +37,7 @@ def queue_branches(
 
 
 def queue_branch_sql(columns: str, shard: str | None, suffix: str = "") -> str:
-    """The head of one queue, in claim order (``runs_queued`` serves it without sorting)."""
+    """The head of one queue, in claim order (``runs_queued``/``runs_queued_by_shard`` serve it unsorted)."""
     shard_sql = "shard IS NULL" if shard is None else "shard = ?"
     return (
         f"SELECT {columns} FROM runs WHERE namespace = ? AND workflow_name = ? AND version_id = ? "
@@ -107,7 +109,7 @@ class ClaimQueries(RunQueries):
     async def refresh_claim(self, namespace: str, run_id: str, claim_token: str, due_at_ms: int) -> bool:
         """Push the claim's expiry to ``due_at_ms``; False if the claim is not held (or the run not running)."""
         changed = await self._execute(
-            "UPDATE runs SET due_at_ms = ? WHERE id = ? AND claim_token = ? AND namespace = ? "
+            f"UPDATE runs SET due_at_ms = ? WHERE id = ? AND claim_token = ? AND {SAME_NAMESPACE} "
             "AND status = 'running'",
             (due_at_ms, run_id, claim_token, namespace),
         )

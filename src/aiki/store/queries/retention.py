@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiki.store.queries.base import QueryBase
+from aiki.store.queries.base import QueryBase, Row
 
 #: the tables that hold rows of a run, and the column that names it
 RUN_TABLES = (
@@ -30,6 +30,13 @@ class TreeNode:
     updated_at_ms: int
 
 
+TREE_COLUMNS = "id, namespace, status, updated_at_ms"
+
+
+def _node(row: Row) -> TreeNode:
+    return TreeNode(str(row["id"]), str(row["namespace"]), str(row["status"]), int(row["updated_at_ms"]))
+
+
 class RetentionQueries(QueryBase):
     async def set_due(self, run_id: str, due_at_ms: int | None) -> None:
         await self._execute("UPDATE runs SET due_at_ms = ? WHERE id = ?", (due_at_ms, run_id))
@@ -38,19 +45,22 @@ class RetentionQueries(QueryBase):
         return await self._fetch_one("SELECT 1 AS found FROM runs WHERE id = ?", (run_id,)) is not None
 
     async def run_tree(self, run_id: str) -> list[TreeNode]:
-        """The run and every run it created, at any depth (served by ``runs_by_parent``), root first."""
-        rows = await self._fetch_all(
-            "WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL "
-            "SELECT runs.id FROM runs JOIN tree ON runs.parent_run_id = tree.id) "
-            "SELECT runs.id, runs.namespace, runs.status, runs.updated_at_ms FROM tree "
-            "JOIN runs ON runs.id = tree.id",
-            (run_id,),
-        )
-        nodes = [
-            TreeNode(str(row["id"]), str(row["namespace"]), str(row["status"]), int(row["updated_at_ms"]))
-            for row in rows
-        ]
-        return sorted(nodes, key=lambda node: node.id != run_id)
+        """The run and every run it created, at any depth, root first: one primary-key read, then one
+        ``runs_by_parent`` read per generation."""
+        root = await self._fetch_one(f"SELECT {TREE_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        if root is None:
+            return []
+        tree = [_node(root)]
+        generation = [run_id]
+        while generation:
+            marks = ", ".join("?" for _ in generation)
+            rows = await self._fetch_all(
+                f"SELECT {TREE_COLUMNS} FROM runs WHERE parent_run_id IN ({marks})", generation
+            )
+            children = [_node(row) for row in rows]
+            tree += children
+            generation = [child.id for child in children]
+        return tree
 
     async def delete_runs(self, run_ids: Sequence[str]) -> int:
         """Delete the runs and every row recorded of them; returns how many runs were deleted."""

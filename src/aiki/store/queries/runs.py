@@ -219,7 +219,7 @@ class RunQueries(QueryBase):
         """
         rows = await self._fetch_all(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE parent_run_id = ? AND status NOT IN {FINISHED} "
-            f"ORDER BY id{self.FOR_UPDATE}",
+            f"ORDER BY created_at_ms, id{self.FOR_UPDATE}",
             (parent_run_id,),
         )
         return [run_from_row(row) for row in rows]

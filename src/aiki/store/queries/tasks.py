@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aiki.store.queries.base import QueryBase
+from aiki.store.queries.base import SAME_NAMESPACE, QueryBase
 
-#: the run's row while the claim is held (no row otherwise)
-HELD_RUN = "runs WHERE id = ? AND claim_token = ? AND namespace = ?"
+#: the run's row while the claim is held by the caller's namespace (no row otherwise)
+HELD_RUN = f"runs WHERE id = ? AND claim_token = ? AND {SAME_NAMESPACE}"
 
 
 def record_task_sql(held_run: str) -> str:

@@ -1,0 +1,250 @@
+"""Every statement the engine runs keeps an index plan on a large database.
+
+Tables are filled with 60,000 runs (and their tasks, transitions, events, sleeps and child rows) and
+``ANALYZE``d; then workflows that use every kind of step run on top, and each statement the store sends is
+``EXPLAIN``ed with its real parameters just before it runs. No plan may scan ``runs``, ``tasks``, ``events``,
+``sleeps``, ``transitions``, ``child_runs`` or ``child_waits``, nor sort more rows than a LIMITed statement
+returns. A new store method on the hot path is checked here by itself as soon as the scenario reaches it;
+``HOT_METHODS`` makes sure the scenario keeps reaching the ones that matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiki import (
+    FakeClock,
+    RunStatus,
+    WorkflowRunHandle,
+    client,
+    database,
+    event,
+    server,
+    task,
+    worker,
+    workflow,
+)
+from aiki.contract import ClaimRequest
+from aiki.server.server import Server
+from aiki.store.postgres.connection import PostgresConnection, to_psycopg
+from aiki.store.sqlite.connection import SqliteConnection
+from tests.scale_support import (
+    Plans,
+    fill_postgres,
+    fill_sqlite,
+    postgres_plan_problems,
+    sqlite_plan_problems,
+)
+
+FILL_RUNS = 60_000
+HOUR_MS = 3_600_000
+
+#: the store methods of the hot path: start, claim, checkpoint, event, finish, refresh, deadlines, history,
+#: reads, waits, cancel cascades and retention
+HOT_METHODS = {
+    "insert_run",
+    "get_run",
+    "get_run_by_reference",
+    "get_claimed_run",
+    "child_at",
+    "link_child",
+    "claim_queued",
+    "load_history",
+    "record_task",
+    "update_run_state",
+    "finish_unlinked_run",
+    "end_active_sleep",
+    "get_sleep",
+    "start_sleep",
+    "insert_event",
+    "count_events",
+    "count_child_waits",
+    "parents_waiting_on",
+    "unfinished_children",
+    "insert_child_wait",
+    "refresh_claim",
+    "claim_held",
+    "due_runs",
+    "next_run_deadline",
+    "due_schedules",
+    "next_schedule_deadline",
+    "run_tree",
+    "delete_runs",
+    "list_transitions",
+    "list_runs",
+    "count_runs",
+}
+
+#: statements that read a whole index on purpose, and why
+WHOLE_INDEX_READS = {
+    "run_counts": "the statistics of every workflow version count every run (index-only, never the table)",
+}
+
+
+@task(name="plan-step")
+async def step(value: int) -> int:
+    return value
+
+
+@workflow(name="plan-child").v("1")
+async def plan_child_v1(run: Any, value: int) -> int:
+    await run.sleep("child-nap", {"seconds": 30})
+    return await step.start(run, value)
+
+
+@workflow(name="plan-parent").v("1", events={"go": event()})
+async def plan_parent_v1(run: Any, value: int) -> int:
+    await step.start(run, value)
+    await run.sleep("nap", {"seconds": 1})
+    await run.events.go.wait(timeout={"hours": 1})
+    child = await plan_child_v1.start_as_child(run, value)
+    await child.wait_for_status("completed")
+    return await step.start(run, value + 1)
+
+
+def _store_method() -> str:
+    """The store method the server called to send the statement (the outermost frame in ``aiki/store``)."""
+    method = "?"
+    for frame in inspect.stack()[2:]:
+        path = Path(frame.filename)
+        if "store" in path.parts and path.name not in ("connection.py", "shared_file.py", "database.py"):
+            method = frame.function
+    return method
+
+
+@pytest.fixture
+def plans(monkeypatch: pytest.MonkeyPatch) -> Plans:
+    """Every statement the store runs during the test, with the problems of its plan."""
+    collected = Plans()
+
+    def explain_sqlite(connection: SqliteConnection, sql: str, params: Sequence[Any]) -> None:
+        rows = connection._raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+        collected.add(_store_method(), sql, sqlite_plan_problems(sql, rows))
+
+    for name in ("_execute", "_fetch_one", "_fetch_all"):
+        original = getattr(SqliteConnection, name)
+
+        def explaining(
+            self: SqliteConnection, sql: str, params: Sequence[Any] = (), _run: Any = original
+        ) -> Any:
+            explain_sqlite(self, sql, params)
+            return _run(self, sql, params)
+
+        monkeypatch.setattr(SqliteConnection, name, explaining)
+
+    original_run = PostgresConnection._run
+
+    async def explaining_run(self: PostgresConnection, sql: str, params: Sequence[Any]) -> Any:
+        method = _store_method()
+        cursor = await self._raw.execute("EXPLAIN (FORMAT JSON) " + to_psycopg(sql), tuple(params))
+        row = await cursor.fetchone()
+        assert row is not None
+        collected.add(method, sql, postgres_plan_problems(sql, row["QUERY PLAN"][0]))
+        return await original_run(self, sql, params)
+
+    monkeypatch.setattr(PostgresConnection, "_run", explaining_run)
+    return collected
+
+
+@pytest.fixture
+async def filled_server(db_url: str) -> AsyncIterator[Server]:
+    """A server on a fake clock over a database holding 60,000 runs, its statistics fresh."""
+    srv = server(db=database(db_url), clock=FakeClock(), opts={"poll_interval_ms": 50, "retention": HOUR_MS})
+    await srv.open()
+    if db_url.startswith("sqlite"):
+        await asyncio.to_thread(fill_sqlite, db_url.split("///", 1)[1], FILL_RUNS)
+    else:
+        await asyncio.to_thread(fill_postgres, db_url, FILL_RUNS)
+    yield srv
+    await srv.close()
+
+
+async def _until(handle: WorkflowRunHandle[Any], status: RunStatus) -> None:
+    for _ in range(500):
+        if (await handle.refresh()).status is status:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"run {handle.id} never reached {status.value}; it is {handle.status.value}")
+
+
+async def test_every_statement_of_the_hot_path_keeps_an_index_plan(
+    filled_server: Server, plans: Plans
+) -> None:
+    srv = filled_server
+    clock = srv.clock
+    assert isinstance(clock, FakeClock)
+    c = client(server=srv)
+    running = await worker(workflows=[plan_parent_v1, plan_child_v1], opts={"poll_interval_ms": 50}).start(c)
+    try:
+        parent = await plan_parent_v1.start(c, 1)
+        named = await plan_parent_v1.with_().opt("reference.id", "order-1").start(c, 2)
+        assert (await plan_parent_v1.with_().opt("reference.id", "order-1").start(c, 2)).id == named.id
+        later = await plan_parent_v1.with_().opt("trigger", {"delay": {"hours": 2}}).start(c, 3)
+
+        await _until(parent, RunStatus.SLEEPING)
+        await _until(named, RunStatus.SLEEPING)
+        await named.pause()
+        await named.resume()
+        clock.advance(1_000)
+        await srv.runtime.tick()
+        await _until(parent, RunStatus.AWAITING_EVENT)
+        await parent.events.go.send({"ok": True})
+        await _until(parent, RunStatus.AWAITING_CHILD_WORKFLOW)
+        child_id = parent.run.state.child_run_id
+        assert child_id is not None
+        await _until(await plan_child_v1.get_handle(c, child_id), RunStatus.SLEEPING)
+        clock.advance(30_000)
+        await srv.runtime.tick()
+        done = await parent.wait_for_status("completed", timeout={"seconds": 20})
+        assert done.success, done
+
+        # The named run waits for its event; cancelling it cancels nothing else, and ends its wait.
+        await _until(named, RunStatus.AWAITING_EVENT)
+        await named.cancel("plan test")
+        await c.transport.get_history(parent.id)
+        await c.transport.get_timeline(parent.id)
+        page = await c.list_runs(limit=20)
+        await c.list_runs(limit=20, cursor=page.next_cursor)
+        await c.list_runs(status=["failed", "cancelled"], workflow="fill-3", limit=20)
+        await c.list_runs(status="completed", order="oldest", limit=20, created_after=1_600_000_500_000)
+        await c.list_runs(workflow="fill-4", version="v0", limit=20)
+        await c.list_runs(parent_run_id="f0000000000000000000000100", limit=20)
+        await c.list_runs(reference_id="ref-70", limit=20)
+        await c.list_runs(schedule_id="sched-1", limit=20)
+        assert await c.count_runs(workflow="fill-3", status="failed") > 0
+        await c.count_runs(status=["queued", "running"])
+        await c.workflow_stats()
+
+        # A claim over several versions and shards, and a refresh of a claim this worker does not hold.
+        await srv.workers.claim(
+            "default",
+            ClaimRequest(
+                worker_id="w",
+                workflows=[("fill-1", "v1"), ("fill-3", "v1")],
+                shards=["east", "west"],
+                limit=5,
+            ),
+        )
+        assert await srv.workers.refresh_claims("default", [(parent.id, "not-the-token")]) == [parent.id]
+
+        await srv.runtime.next_deadline()
+
+        # Retention: past the hour, the finished trees go (the later run fired meanwhile and is queued).
+        clock.advance(3 * HOUR_MS)
+        await srv.runtime.tick()
+        assert (await later.refresh()).status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SLEEPING)
+    finally:
+        await running.stop()
+
+    for method in WHOLE_INDEX_READS:
+        plans.by_method.pop(method, None)
+    problems = list(plans.problems())
+    assert problems == [], "\n".join(problems)
+    missing = HOT_METHODS - set(plans.by_method)
+    assert missing == set(), f"the scenario no longer reaches {sorted(missing)}"
