@@ -20,20 +20,15 @@ import pytest
 
 from aiki import (
     FakeClock,
-    RunStatus,
-    WorkflowRunHandle,
     client,
     database,
-    event,
     server,
-    task,
     worker,
-    workflow,
 )
-from aiki.contract import ClaimRequest
 from aiki.server.server import Server
 from aiki.store.postgres.connection import PostgresConnection, to_psycopg
 from aiki.store.sqlite.connection import SqliteConnection
+from tests.integration.plan_scenario import HOUR_MS, plan_child_v1, plan_parent_v1, run_hot_path
 from tests.scale_support import (
     Plans,
     fill_postgres,
@@ -43,7 +38,6 @@ from tests.scale_support import (
 )
 
 FILL_RUNS = 60_000
-HOUR_MS = 3_600_000
 
 #: the store methods of the hot path: start, claim, checkpoint, event, finish, refresh, deadlines, history,
 #: reads, waits, cancel cascades and retention
@@ -87,27 +81,6 @@ WHOLE_INDEX_READS = {
 }
 
 
-@task(name="plan-step")
-async def step(value: int) -> int:
-    return value
-
-
-@workflow(name="plan-child").v("1")
-async def plan_child_v1(run: Any, value: int) -> int:
-    await run.sleep("child-nap", {"seconds": 30})
-    return await step.start(run, value)
-
-
-@workflow(name="plan-parent").v("1", events={"go": event()})
-async def plan_parent_v1(run: Any, value: int) -> int:
-    await step.start(run, value)
-    await run.sleep("nap", {"seconds": 1})
-    await run.events.go.wait(timeout={"hours": 1})
-    child = await plan_child_v1.start_as_child(run, value)
-    await child.wait_for_status("completed")
-    return await step.start(run, value + 1)
-
-
 def _store_method() -> str:
     """The store method the server called to send the statement (the outermost frame in ``aiki/store``)."""
     method = "?"
@@ -131,22 +104,24 @@ def plans(monkeypatch: pytest.MonkeyPatch) -> Plans:
         original = getattr(SqliteConnection, name)
 
         def explaining(
-            self: SqliteConnection, sql: str, params: Sequence[Any] = (), _run: Any = original
+            self: SqliteConnection, sql: str, params: Sequence[Any] = (), _run: Any = original, **options: Any
         ) -> Any:
             explain_sqlite(self, sql, params)
-            return _run(self, sql, params)
+            return _run(self, sql, params, **options)
 
         monkeypatch.setattr(SqliteConnection, name, explaining)
 
     original_run = PostgresConnection._run
 
-    async def explaining_run(self: PostgresConnection, sql: str, params: Sequence[Any]) -> Any:
+    async def explaining_run(
+        self: PostgresConnection, sql: str, params: Sequence[Any], plan_each_time: bool = False
+    ) -> Any:
         method = _store_method()
         cursor = await self._raw.execute("EXPLAIN (FORMAT JSON) " + to_psycopg(sql), tuple(params))
         row = await cursor.fetchone()
         assert row is not None
         collected.add(method, sql, postgres_plan_problems(sql, row["QUERY PLAN"][0]))
-        return await original_run(self, sql, params)
+        return await original_run(self, sql, params, plan_each_time)
 
     monkeypatch.setattr(PostgresConnection, "_run", explaining_run)
     return collected
@@ -165,80 +140,14 @@ async def filled_server(db_url: str) -> AsyncIterator[Server]:
     await srv.close()
 
 
-async def _until(handle: WorkflowRunHandle[Any], status: RunStatus) -> None:
-    for _ in range(500):
-        if (await handle.refresh()).status is status:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"run {handle.id} never reached {status.value}; it is {handle.status.value}")
-
-
 async def test_every_statement_of_the_hot_path_keeps_an_index_plan(
     filled_server: Server, plans: Plans
 ) -> None:
-    srv = filled_server
-    clock = srv.clock
-    assert isinstance(clock, FakeClock)
-    c = client(server=srv)
+    c = client(server=filled_server)
     running = await worker(workflows=[plan_parent_v1, plan_child_v1], opts={"poll_interval_ms": 50}).start(c)
     try:
-        parent = await plan_parent_v1.start(c, 1)
-        named = await plan_parent_v1.with_().opt("reference.id", "order-1").start(c, 2)
-        assert (await plan_parent_v1.with_().opt("reference.id", "order-1").start(c, 2)).id == named.id
-        later = await plan_parent_v1.with_().opt("trigger", {"delay": {"hours": 2}}).start(c, 3)
-
-        await _until(parent, RunStatus.SLEEPING)
-        await _until(named, RunStatus.SLEEPING)
-        await named.pause()
-        await named.resume()
-        clock.advance(1_000)
-        await srv.runtime.tick()
-        await _until(parent, RunStatus.AWAITING_EVENT)
-        await parent.events.go.send({"ok": True})
-        await _until(parent, RunStatus.AWAITING_CHILD_WORKFLOW)
-        child_id = parent.run.state.child_run_id
-        assert child_id is not None
-        await _until(await plan_child_v1.get_handle(c, child_id), RunStatus.SLEEPING)
-        clock.advance(30_000)
-        await srv.runtime.tick()
-        done = await parent.wait_for_status("completed", timeout={"seconds": 20})
-        assert done.success, done
-
-        # The named run waits for its event; cancelling it cancels nothing else, and ends its wait.
-        await _until(named, RunStatus.AWAITING_EVENT)
-        await named.cancel("plan test")
-        await c.transport.get_history(parent.id)
-        await c.transport.get_timeline(parent.id)
-        page = await c.list_runs(limit=20)
-        await c.list_runs(limit=20, cursor=page.next_cursor)
-        await c.list_runs(status=["failed", "cancelled"], workflow="fill-3", limit=20)
-        await c.list_runs(status="completed", order="oldest", limit=20, created_after=1_600_000_500_000)
-        await c.list_runs(workflow="fill-4", version="v0", limit=20)
-        await c.list_runs(parent_run_id="f0000000000000000000000100", limit=20)
-        await c.list_runs(reference_id="ref-70", limit=20)
-        await c.list_runs(schedule_id="sched-1", limit=20)
+        await run_hot_path(filled_server, c, 1)
         assert await c.count_runs(workflow="fill-3", status="failed") > 0
-        await c.count_runs(status=["queued", "running"])
-        await c.workflow_stats()
-
-        # A claim over several versions and shards, and a refresh of a claim this worker does not hold.
-        await srv.workers.claim(
-            "default",
-            ClaimRequest(
-                worker_id="w",
-                workflows=[("fill-1", "v1"), ("fill-3", "v1")],
-                shards=["east", "west"],
-                limit=5,
-            ),
-        )
-        assert await srv.workers.refresh_claims("default", [(parent.id, "not-the-token")]) == [parent.id]
-
-        await srv.runtime.next_deadline()
-
-        # Retention: past the hour, the finished trees go (the later run fired meanwhile and is queued).
-        clock.advance(3 * HOUR_MS)
-        await srv.runtime.tick()
-        assert (await later.refresh()).status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SLEEPING)
     finally:
         await running.stop()
 

@@ -59,15 +59,25 @@ class PostgresConnection(OneStatementQueries, Connection):
     async def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return (await self._run(sql, params)).rowcount
 
-    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        return await (await self._run(sql, params)).fetchone()
+    async def _fetch_one(
+        self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
+    ) -> Row | None:
+        return await (await self._run(sql, params, plan_each_time)).fetchone()
 
-    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return await (await self._run(sql, params)).fetchall()
+    async def _fetch_all(
+        self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
+    ) -> list[Row]:
+        return await (await self._run(sql, params, plan_each_time)).fetchall()
 
-    async def _run(self, sql: str, params: Sequence[Any]) -> psycopg.AsyncCursor[DictRow]:
+    async def _run(
+        self, sql: str, params: Sequence[Any], plan_each_time: bool = False
+    ) -> psycopg.AsyncCursor[DictRow]:
         try:
-            return await self._raw.execute(to_psycopg(sql), tuple(params))
+            # A prepared statement may end up with a generic plan that PostgreSQL keeps; one that must always
+            # be planned for its parameters is sent unprepared (psycopg's ``prepare=False``).
+            return await self._raw.execute(
+                to_psycopg(sql), tuple(params), prepare=False if plan_each_time else None
+            )
         except psycopg.DataError as error:
             # SQLite stores a NUL character; PostgreSQL text cannot hold one, and psycopg refuses to send it.
             if "NUL" in str(error):

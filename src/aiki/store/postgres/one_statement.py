@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from aiki.canonical_json import dumps
-from aiki.store.queries.base import SAME_NAMESPACE
+from aiki.store.queries.base import SAME_NAMESPACE, residual
 from aiki.store.queries.claims import (
     CLAIMED,
     Claimed,
@@ -21,11 +21,14 @@ from aiki.store.queries.claims import (
     queue_branch_sql,
     queue_branches,
 )
-from aiki.store.queries.runs import INSERT_RUN, run_values
+from aiki.store.queries.runs import INSERT_RUN, UNLINKED_RUNNING, run_values
 from aiki.store.queries.tasks import HELD_RUN, TaskQueries, TaskRecord, record_task_sql
 from aiki.store.queries.transitions import transition_insert
 from aiki.store.rows import RUN_COLUMNS, run_from_row
 from aiki.types import RunState, WorkflowRun
+
+#: the picked run is still queued (checked on the row found by its key)
+STILL_QUEUED = residual("status = 'queued'")
 
 
 class OneStatementQueries(ClaimQueries, TaskQueries):
@@ -92,24 +95,27 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
         else:
             # One ordered, locked head per queue, merged: no sort of the queues themselves.
             heads = " UNION ALL ".join(
-                f"SELECT * FROM ({queue_branch_sql('id, updated_at_ms', shard, self.SKIP_LOCKED)}) AS head_{i}"
+                f"SELECT * FROM ({queue_branch_sql('id, created_at_ms', shard, self.SKIP_LOCKED)}) AS head_{i}"
                 for i, (_name, _version, shard) in enumerate(branches)
             )
-            picked = f"SELECT id FROM ({heads}) AS heads ORDER BY updated_at_ms, id LIMIT ?"
+            picked = f"SELECT id FROM ({heads}) AS heads ORDER BY created_at_ms, id LIMIT ?"
             params.append(limit)
         state_json = dumps(CLAIMED.to_dict())
         rows = await self._fetch_all(
             f"WITH picked AS ({picked}), "
+            # ``id = ANY(ARRAY(...))``: the picked ids, then one primary-key probe each (a join could be planned
+            # as a scan of the whole table).
             "claimed AS (UPDATE runs SET status = 'running', state = ?, revision = runs.revision + 1, "
             "due_at_ms = ?, waiting_on = NULL, claim_token = ?, worker_id = ?, updated_at_ms = ? "
-            "FROM picked WHERE runs.id = picked.id AND runs.status = 'queued' RETURNING runs.*), "
+            f"WHERE runs.id = ANY(ARRAY(SELECT id FROM picked)) AND {STILL_QUEUED} "
+            "RETURNING runs.*), "
             "logged AS ("
             + transition_insert("SELECT id, revision, attempts, ?, ?, ?, ?, ? FROM claimed")
             + ") "
             # A run claimed for the first time (revision 0 -> 1) has executed nothing: only events sent
             # before its start can make its history non-empty.
             f"SELECT {RUN_COLUMNS}, (revision > 1 OR EXISTS (SELECT 1 FROM events "
-            "WHERE events.run_id = claimed.id)) AS has_history FROM claimed ORDER BY updated_at_ms, id",
+            "WHERE events.run_id = claimed.id)) AS has_history FROM claimed ORDER BY created_at_ms, id",
             [
                 *params,
                 state_json,
@@ -153,8 +159,8 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
         row = await self._fetch_one(
             "WITH moved AS (UPDATE runs SET status = ?, state = ?, revision = revision + 1, due_at_ms = ?, "
             "waiting_on = NULL, claim_token = NULL, worker_id = NULL, updated_at_ms = ? WHERE id = ? "
-            f"AND claim_token = ? AND revision = ? AND {SAME_NAMESPACE} AND status = 'running' "
-            f"AND parent_run_id IS NULL AND reference_id IS NULL RETURNING {RUN_COLUMNS}), "
+            f"AND claim_token = ? AND revision = ? AND {SAME_NAMESPACE} AND {UNLINKED_RUNNING} "
+            f"RETURNING {RUN_COLUMNS}), "
             "logged AS ("
             + transition_insert("SELECT id, revision, attempts, 'running', ?, ?, ?, ? FROM moved")
             + f") SELECT {RUN_COLUMNS} FROM moved",

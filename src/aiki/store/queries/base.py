@@ -12,11 +12,17 @@ from typing import Any, ClassVar
 
 Row = dict[str, Any]
 
-#: A run's namespace, checked as a residual filter: a planner cannot use ``(...) IS TRUE`` as an index
-#: condition, so a statement that finds a run by its primary key can only be served by the primary key, even
-#: by a generic plan cached while the table was empty (an index that leads with the namespace would then
-#: read every run of the namespace).
-SAME_NAMESPACE = "(namespace = ?) IS TRUE"
+
+def residual(condition: str) -> str:
+    """``condition`` as a filter no index can serve: a planner cannot use ``(...) IS TRUE`` as an index
+    condition. A statement that finds rows by their key states every other condition this way, so that only
+    the key's index can serve it, even in a generic plan cached while the table was empty (an index that
+    starts with, say, the namespace would then read every run of the namespace)."""
+    return f"({condition}) IS TRUE"
+
+
+#: the run's namespace, checked on a row found by its key
+SAME_NAMESPACE = residual("namespace = ?")
 
 
 class QueryBase:
@@ -33,12 +39,20 @@ class QueryBase:
         """Run a statement; returns the number of rows it changed."""
         raise NotImplementedError
 
-    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        """Run a query; returns its first row or ``None``."""
+    async def _fetch_one(
+        self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
+    ) -> Row | None:
+        """Run a query; returns its first row or ``None`` (``plan_each_time``: see ``_fetch_all``)."""
         raise NotImplementedError
 
-    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Run a query; returns all its rows."""
+    async def _fetch_all(
+        self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
+    ) -> list[Row]:
+        """Run a query; returns all its rows.
+
+        ``plan_each_time``: never reuse a cached plan for this statement; plan it for its parameters and the
+        tables as they are now (lists and counts, whose best plan depends on the filter and the sizes).
+        """
         raise NotImplementedError
 
     def _lock(self, for_update: bool) -> str:

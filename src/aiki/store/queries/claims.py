@@ -1,8 +1,9 @@
 """Claims: handing queued runs to a worker, keeping its claims fresh, checking a claim.
 
-The queue of one (namespace, workflow, version, shard) is read in order from ``runs_queued`` (or
-``runs_queued_by_shard``); a worker that registers several versions (or shards) gets one ordered branch per
-queue, merged, so no claim sorts a queue.
+Queued runs are claimed oldest first, by creation: a run that resumes after a wait goes before newer runs.
+The queue of one (namespace, workflow, version, shard) is read in that order from ``runs_queued`` (or
+``runs_queued_by_shard``; ``runs_by_workflow`` holds the same order); a worker that registers several
+versions (or shards) gets one ordered branch per queue, merged, so no claim sorts a queue.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aiki.store.queries.base import SAME_NAMESPACE
+from aiki.store.queries.base import SAME_NAMESPACE, residual
 from aiki.store.queries.runs import RunQueries
 from aiki.store.rows import RUN_COLUMNS, run_from_row
 from aiki.types import RunState, RunStatus, WorkflowRun
 
 CLAIMED = RunState(RunStatus.RUNNING, reason="claimed")
+#: the claimed run still runs (checked on the row found by its key)
+STILL_RUNNING = residual("status = 'running'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ def queue_branch_sql(columns: str, shard: str | None, suffix: str = "") -> str:
     shard_sql = "shard IS NULL" if shard is None else "shard = ?"
     return (
         f"SELECT {columns} FROM runs WHERE namespace = ? AND workflow_name = ? AND version_id = ? "
-        f"AND {shard_sql} AND status = 'queued' ORDER BY updated_at_ms, id LIMIT ?{suffix}"
+        f"AND {shard_sql} AND status = 'queued' ORDER BY created_at_ms, id LIMIT ?{suffix}"
     )
 
 
@@ -79,7 +82,7 @@ class ClaimQueries(RunQueries):
             sql = parts[0]
         else:
             sql = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
-            sql += " ORDER BY updated_at_ms, id LIMIT ?"
+            sql += " ORDER BY created_at_ms, id LIMIT ?"
             params.append(limit)
         claimed = []
         for row in await self._fetch_all(sql, params):
@@ -110,7 +113,7 @@ class ClaimQueries(RunQueries):
         """Push the claim's expiry to ``due_at_ms``; False if the claim is not held (or the run not running)."""
         changed = await self._execute(
             f"UPDATE runs SET due_at_ms = ? WHERE id = ? AND claim_token = ? AND {SAME_NAMESPACE} "
-            "AND status = 'running'",
+            f"AND {STILL_RUNNING}",
             (due_at_ms, run_id, claim_token, namespace),
         )
         return changed == 1

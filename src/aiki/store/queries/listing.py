@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiki.contract.listing import Cursor, Order, RunFilter
-from aiki.store.queries.base import QueryBase
+from aiki.store.queries.base import SAME_NAMESPACE, QueryBase
 from aiki.store.rows import RUN_COLUMNS, run_from_row
 from aiki.types import RunStatus, WorkflowRun
 
@@ -48,7 +48,7 @@ class ListingQueries(QueryBase):
             sql = " UNION ALL ".join(f"SELECT * FROM ({head}) AS head_{i}" for i, head in enumerate(heads))
             sql += f" ORDER BY created_at_ms {direction}, id {direction} LIMIT ?"
             params.append(limit)
-        return [run_from_row(row) for row in await self._fetch_all(sql, params)]
+        return [run_from_row(row) for row in await self._fetch_all(sql, params, plan_each_time=True)]
 
     async def count_runs(self, namespace: str, run_filter: RunFilter) -> int:
         """How many runs match ``run_filter`` (an index-only range count)."""
@@ -56,6 +56,7 @@ class ListingQueries(QueryBase):
         row = await self._fetch_one(
             f"SELECT COUNT(*) AS matching FROM runs WHERE {' AND '.join(sql for sql, _ in clauses)}",
             [value for _, values in clauses for value in values],
+            plan_each_time=True,
         )
         return 0 if row is None else int(row["matching"])
 
@@ -66,6 +67,7 @@ class ListingQueries(QueryBase):
             "SELECT workflow_name, version_id, status, COUNT(*) AS runs FROM runs WHERE namespace = ? "
             "GROUP BY workflow_name, version_id, status ORDER BY workflow_name, version_id, status",
             (namespace,),
+            plan_each_time=True,
         )
         return [
             (str(row["workflow_name"]), str(row["version_id"]), str(row["status"]), int(row["runs"]))
@@ -75,12 +77,13 @@ class ListingQueries(QueryBase):
     async def workflow_versions(self, namespace: str, workflow: str) -> list[str]:
         """The versions of ``workflow`` that have runs: one index probe per version (a skip scan)."""
         rows = await self._fetch_all(
-            "WITH RECURSIVE versions(version_id) AS ("
-            "SELECT MIN(version_id) FROM runs WHERE namespace = ? AND workflow_name = ? "
-            "UNION ALL SELECT (SELECT MIN(version_id) FROM runs WHERE namespace = ? AND workflow_name = ? "
-            "AND version_id > versions.version_id) FROM versions WHERE versions.version_id IS NOT NULL) "
+            "WITH RECURSIVE versions(version_id) AS (SELECT (SELECT version_id FROM runs WHERE namespace = ? "
+            "AND workflow_name = ? ORDER BY version_id LIMIT 1) UNION ALL SELECT (SELECT version_id FROM runs "
+            "WHERE namespace = ? AND workflow_name = ? AND version_id > versions.version_id ORDER BY version_id "
+            "LIMIT 1) FROM versions WHERE versions.version_id IS NOT NULL) "
             "SELECT version_id FROM versions WHERE version_id IS NOT NULL",
             (namespace, workflow, namespace, workflow),
+            plan_each_time=True,
         )
         return [str(row["version_id"]) for row in rows]
 
@@ -125,7 +128,12 @@ def _residual(namespace: str, run_filter: RunFilter, equalities: list[Clause]) -
         if sql not in stated:
             clauses.append((sql, values))
 
-    add("namespace = ?", [namespace])
+    if not equalities or equalities[0][0] == "namespace = ?":
+        add("namespace = ?", [namespace])
+    else:
+        # The branch's index starts with the parent, schedule or reference: the namespace must not be usable
+        # as an index condition that a planner could prefer.
+        clauses.append((SAME_NAMESPACE, [namespace]))
     if run_filter.statuses is not None and "status = ?" not in stated:
         marks = ", ".join("?" for _ in run_filter.statuses)
         clauses.append((f"status IN ({marks})", [status.value for status in run_filter.statuses]))

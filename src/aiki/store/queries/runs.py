@@ -10,12 +10,15 @@ from dataclasses import replace
 from typing import Any
 
 from aiki.canonical_json import dumps
-from aiki.store.queries.base import QueryBase
+from aiki.store.queries.base import SAME_NAMESPACE, QueryBase, residual
 from aiki.store.queries.transitions import INSERT_TRANSITION
 from aiki.store.rows import RUN_COLUMNS, run_from_row
 from aiki.types import RunState, RunStatus, WorkflowRun
 
 FINISHED = "('completed', 'failed', 'cancelled')"
+#: a running run no parent can wait on (no parent, no reference id), checked on a row found by its key
+AWAITING_CHILD = residual("status = 'awaiting_child_workflow'")
+UNLINKED_RUNNING = residual("status = 'running' AND parent_run_id IS NULL AND reference_id IS NULL")
 
 
 def run_values(run: WorkflowRun, due_at_ms: int | None) -> list[Any]:
@@ -77,11 +80,11 @@ class RunQueries(QueryBase):
     async def get_run_by_reference(
         self, namespace: str, name: str, version_id: str, reference_id: str
     ) -> WorkflowRun | None:
-        """The run a reference id names within a workflow version (served by ``runs_by_reference``)."""
+        """The run a reference id names within a workflow version (served by ``runs_by_reference_id``)."""
         row = await self._fetch_one(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE namespace = ? AND workflow_name = ? AND version_id = ? "
-            "AND reference_id = ?",
-            (namespace, name, version_id, reference_id),
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE namespace = ? AND reference_id = ? "
+            f"AND {residual('workflow_name = ? AND version_id = ?')}",
+            (namespace, reference_id, name, version_id),
         )
         return None if row is None else run_from_row(row)
 
@@ -227,8 +230,8 @@ class RunQueries(QueryBase):
     async def parents_waiting_on(self, child_run_id: str) -> list[WorkflowRun]:
         """The runs parked on ``child_run_id`` (``awaiting_child_workflow``), locked."""
         rows = await self._fetch_all(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE waiting_on = ? AND status = 'awaiting_child_workflow' "
-            f"ORDER BY id{self.FOR_UPDATE}",
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE waiting_on = ? "
+            f"AND {AWAITING_CHILD} ORDER BY id{self.FOR_UPDATE}",
             (child_run_id,),
         )
         return [run_from_row(row) for row in rows]
@@ -238,7 +241,7 @@ class RunQueries(QueryBase):
     ) -> list[WorkflowRun]:
         """The schedule's runs that have not finished (served by ``runs_active_by_schedule``)."""
         rows = await self._fetch_all(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE schedule_id = ? AND namespace = ? "
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE schedule_id = ? AND {SAME_NAMESPACE} "
             f"AND status NOT IN {FINISHED} ORDER BY id{self._lock(for_update)}",
             (schedule_id, namespace),
         )
@@ -247,7 +250,7 @@ class RunQueries(QueryBase):
     async def runs_of_schedule(self, namespace: str, schedule_id: str, limit: int) -> list[WorkflowRun]:
         """The runs a schedule started, latest occurrence first (served by ``runs_by_schedule_occurrence``)."""
         rows = await self._fetch_all(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE schedule_id = ? AND namespace = ? "
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE schedule_id = ? AND {SAME_NAMESPACE} "
             "ORDER BY reference_id DESC LIMIT ?",
             (schedule_id, namespace, limit),
         )

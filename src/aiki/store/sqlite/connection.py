@@ -19,7 +19,8 @@ def dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
 
 class SqliteConnection(Connection):
     """The process's one connection to a file, inside one transaction (write transactions are exclusive, so
-    rows need no locks: the lock clauses stay empty)."""
+    rows need no locks: the lock clauses stay empty). SQLite plans each statement when it prepares it and
+    again whenever the schema or its statistics change, so ``plan_each_time`` changes nothing here."""
 
     def __init__(self, raw: sqlite3.Connection) -> None:
         self._raw = raw
@@ -27,10 +28,14 @@ class SqliteConnection(Connection):
     async def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self._raw.execute(sql, params).rowcount
 
-    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+    async def _fetch_one(
+        self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
+    ) -> Row | None:
         row: Row | None = self._raw.execute(sql, params).fetchone()
         return row
 
-    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    async def _fetch_all(
+        self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
+    ) -> list[Row]:
         rows: list[Row] = self._raw.execute(sql, params).fetchall()
         return rows

@@ -1,12 +1,12 @@
 -- Indexes that serve every hot statement without scanning or sorting a table, whatever its size.
 -- Append-only: never edit a landed migration, add the next number instead.
 
--- The claim reads one queue per (namespace, workflow, version, shard) in claim order: no sort. Runs without
+-- The claim reads one queue per (namespace, workflow, version, shard), oldest run first: no sort. Runs without
 -- a shard have their own index: a planner does not read ``shard IS NULL`` as an equality that keeps the order.
 DROP INDEX runs_queued;
-CREATE INDEX runs_queued ON runs (namespace, workflow_name, version_id, updated_at_ms, id)
+CREATE INDEX runs_queued ON runs (namespace, workflow_name, version_id, created_at_ms, id)
     WHERE status = 'queued' AND shard IS NULL;
-CREATE INDEX runs_queued_by_shard ON runs (namespace, workflow_name, version_id, shard, updated_at_ms, id)
+CREATE INDEX runs_queued_by_shard ON runs (namespace, workflow_name, version_id, shard, created_at_ms, id)
     WHERE status = 'queued' AND shard IS NOT NULL;
 
 -- Lists (newest first, by keyset) and counts: one ordered branch per status, merged, so that no page sorts
