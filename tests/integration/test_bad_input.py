@@ -209,12 +209,22 @@ async def test_a_bad_option_raises_before_anything_is_written(env: Env) -> None:
     await _no_runs(env)
 
 
-async def test_waiting_for_a_status_that_is_not_terminal_raises(env: Env) -> None:
+ACCEPTED_STATUSES = "wait for 'completed', 'failed' or 'cancelled'."
+
+
+async def test_waiting_for_a_status_that_is_not_terminal_raises_naming_the_statuses_it_accepts(env: Env) -> None:
     handle = await shop_v1.start(env.client, {})
-    with pytest.raises(InvalidOptionError, match="only terminal statuses"):
-        await handle.wait_for_status("running")
-    with pytest.raises(InvalidOptionError, match="not a run status"):
-        await handle.wait_for_status("done")
+    with pytest.raises(InvalidOptionError) as caught:
+        await handle.wait_for_status("running")  # type: ignore[arg-type]
+    assert caught.value.message.endswith(ACCEPTED_STATUSES)
+    assert "'running' is not a status a run ends in" in caught.value.message
+
+
+async def test_waiting_for_an_unknown_status_lists_only_the_statuses_it_accepts(env: Env) -> None:
+    handle = await shop_v1.start(env.client, {})
+    with pytest.raises(InvalidOptionError) as caught:
+        await handle.wait_for_status("done")  # type: ignore[arg-type]
+    assert caught.value.message == f"wait_for_status('done'): 'done' is not a run status; {ACCEPTED_STATUSES}"
 
 
 # --- reference ids --------------------------------------------------------------------------------------
@@ -256,7 +266,10 @@ async def test_get_handle_of_an_unknown_id_raises_not_found(env: Env) -> None:
 
 
 async def test_get_handle_of_a_run_of_another_version_raises_not_found(env: Env) -> None:
-    other = workflow(name="other").v("1.0.0", handler=lambda run, input: None)
+    async def other_v1(run: Any, input: Any) -> None:
+        return None
+
+    other = workflow(name="other").v("1.0.0", handler=other_v1)
     handle = await other.start(env.client, None)
     with pytest.raises(NotFoundError, match=r"workflow 'other' version '1\.0\.0'"):
         await shop_v1.get_handle(env.client, handle.id)
@@ -370,6 +383,9 @@ async def test_starting_with_a_server_instead_of_a_client_raises_a_clear_error(e
 async def test_start_as_child_outside_a_workflow_handler_raises_a_configuration_error() -> None:
     from aiki import ConfigurationError, workflow
 
-    child_v1 = workflow(name="lonely-child").v("1.0.0", handler=lambda run, input: None)
+    async def lonely(run: Any, input: Any) -> None:
+        return None
+
+    child_v1 = workflow(name="lonely-child").v("1.0.0", handler=lonely)
     with pytest.raises(ConfigurationError, match="only inside a workflow handler"):
         await child_v1.start_as_child(None, {"x": 1})  # type: ignore[arg-type]
