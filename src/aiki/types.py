@@ -59,7 +59,9 @@ def parse_terminal_status(value: str) -> RunStatus:
         problem = f"{shown} is not a status a run ends in, and only those can be awaited"
     else:
         problem = f"{shown} is not a run status"
-    raise InvalidOptionError(f"wait_for_status({shown}): {problem}; wait for 'completed', 'failed' or 'cancelled'.")
+    raise InvalidOptionError(
+        f"wait_for_status({shown}): {problem}; wait for 'completed', 'failed' or 'cancelled'."
+    )
 
 
 @dataclass(frozen=True, slots=True)

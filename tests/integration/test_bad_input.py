@@ -212,7 +212,9 @@ async def test_a_bad_option_raises_before_anything_is_written(env: Env) -> None:
 ACCEPTED_STATUSES = "wait for 'completed', 'failed' or 'cancelled'."
 
 
-async def test_waiting_for_a_status_that_is_not_terminal_raises_naming_the_statuses_it_accepts(env: Env) -> None:
+async def test_waiting_for_a_status_that_is_not_terminal_raises_naming_the_statuses_it_accepts(
+    env: Env,
+) -> None:
     handle = await shop_v1.start(env.client, {})
     with pytest.raises(InvalidOptionError) as caught:
         await handle.wait_for_status("running")  # type: ignore[arg-type]

@@ -38,7 +38,9 @@ class StartingClient(Protocol[StartedOutputT, RunHandleT_co, ScheduleHandleT_co]
         """Start a run of ``version`` as ``request`` says (input already validated); returns its handle."""
         ...
 
-    async def get_run_handle(self, version: WorkflowVersion[Any, StartedOutputT], run_id: str) -> RunHandleT_co:
+    async def get_run_handle(
+        self, version: WorkflowVersion[Any, StartedOutputT], run_id: str
+    ) -> RunHandleT_co:
         """The handle of run ``run_id``, which must be a run of ``version`` (else ``NotFoundError``)."""
         ...
 

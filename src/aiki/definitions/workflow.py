@@ -108,7 +108,9 @@ class VersionDecorator:
         self._events = events
 
     @overload
-    def __call__(self, handler: Callable[[Any, InputT], Awaitable[OutputT]]) -> WorkflowVersion[InputT, OutputT]: ...
+    def __call__(
+        self, handler: Callable[[Any, InputT], Awaitable[OutputT]]
+    ) -> WorkflowVersion[InputT, OutputT]: ...
 
     @overload
     def __call__(

@@ -78,7 +78,9 @@ class WorkflowVersion(Generic[InputT, OutputT]):
         return await VersionStarter(self, StartOptions()).start(client, input)
 
     @overload
-    async def start_as_child(self: WorkflowVersion[None, OutputT], run: RunContext[OutputT, HandleT]) -> HandleT: ...
+    async def start_as_child(
+        self: WorkflowVersion[None, OutputT], run: RunContext[OutputT, HandleT]
+    ) -> HandleT: ...
 
     @overload
     async def start_as_child(self, run: RunContext[OutputT, HandleT], input: InputT) -> HandleT: ...
@@ -153,7 +155,9 @@ class VersionStarter(Generic[InputT, OutputT]):
         return await client.start_workflow(self.version, self.request(input))
 
     @overload
-    async def start_as_child(self: VersionStarter[None, OutputT], run: RunContext[OutputT, HandleT]) -> HandleT: ...
+    async def start_as_child(
+        self: VersionStarter[None, OutputT], run: RunContext[OutputT, HandleT]
+    ) -> HandleT: ...
 
     @overload
     async def start_as_child(self, run: RunContext[OutputT, HandleT], input: InputT) -> HandleT: ...
@@ -197,7 +201,9 @@ def _events(events: object, label: str) -> dict[str, EventDefinition]:
     if not isinstance(events, Mapping):
         names = list(events) if isinstance(events, list | tuple | set | frozenset) else None
         example = (
-            ", ".join(f"{name!r}: event()" for name in names if isinstance(name, str)) if names else "'paid': event()"
+            ", ".join(f"{name!r}: event()" for name in names if isinstance(name, str))
+            if names
+            else "'paid': event()"
         )
         raise ConfigurationError(
             f"events= of {label} must map each event name to its definition, e.g. events={{{example}}} "

@@ -22,7 +22,9 @@ class ChildRunHandle(WorkflowRunHandle[OutputT]):
     Generic in the child's output like any handle: ``wait_for_status`` gives a ``WaitResult[OutputT]``.
     """
 
-    def __init__(self, execution: Execution, run: WorkflowRun, version: WorkflowVersion[Any, OutputT]) -> None:
+    def __init__(
+        self, execution: Execution, run: WorkflowRun, version: WorkflowVersion[Any, OutputT]
+    ) -> None:
         super().__init__(execution.client, run, version)
         self._execution = execution
 

@@ -157,17 +157,17 @@ class WorkflowRunContext:
         execution.check_open()
         if duration is None and isinstance(name, dict | int | float | timedelta):
             raise InvalidOptionError(
-                f"run.sleep takes a name, then the duration: run.sleep(\"name\", {_shown(name)}). The name "
+                f'run.sleep takes a name, then the duration: run.sleep("name", {_shown(name)}). The name '
                 f"identifies this sleep in the run's history."
             )
         if not isinstance(name, str) or not name:
             raise InvalidOptionError(
-                f"run.sleep needs a non-empty name first, e.g. run.sleep(\"cool-down\", {{\"seconds\": 1}}); "
+                f'run.sleep needs a non-empty name first, e.g. run.sleep("cool-down", {{"seconds": 1}}); '
                 f"got {name!r}."
             )
         if duration is None:
             raise InvalidOptionError(
-                f"run.sleep({name!r}) needs a duration too, e.g. run.sleep({name!r}, {{\"seconds\": 1}})."
+                f'run.sleep({name!r}) needs a duration too, e.g. run.sleep({name!r}, {{"seconds": 1}}).'
             )
         duration_ms = to_milliseconds(duration, f"duration of sleep {name!r}")
         if duration_ms <= 0 or duration_ms > MAX_SLEEP_MS:

@@ -52,7 +52,9 @@ async def run_task(execution: Execution, task: Task[Any, Any], raw_input: Any) -
     return await _execute(execution, task, raw_input, input, address, occurrence, first_attempt=1)
 
 
-async def _replay(execution: Execution, task: Task[Any, Any], raw_input: Any, input: Any, entry: TaskEntry) -> Any:
+async def _replay(
+    execution: Execution, task: Task[Any, Any], raw_input: Any, input: Any, entry: TaskEntry
+) -> Any:
     if entry.status == "completed":
         return _validated_output(execution, task, entry.output, replayed=True)
     if entry.status == "failed":

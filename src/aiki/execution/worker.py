@@ -122,7 +122,7 @@ def _versions(workflows: object) -> list[WorkflowVersion[Any, Any]]:
         raise ConfigurationError(
             f"worker(workflows=...) takes workflow versions, got the workflow {workflows.name!r} itself: pass "
             f"the versions to run, e.g. worker(workflows=[order_v1]) where order_v1 = "
-            f"workflow(name=...).v(\"1.0.0\", ...)."
+            f'workflow(name=...).v("1.0.0", ...).'
         )
     if isinstance(workflows, str | bytes | Mapping) or not isinstance(workflows, Iterable):
         raise ConfigurationError(
