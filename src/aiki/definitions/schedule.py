@@ -16,7 +16,7 @@ from aiki.contract.recurrence import (
     parse_overlap_policy,
 )
 from aiki.contract.schedules import ActivateScheduleRequest
-from aiki.definitions.starting_client import StartingClient, check_client
+from aiki.definitions.starting_client import ScheduleActivator, check_client
 from aiki.definitions.workflow_version import VersionStarter, WorkflowVersion
 from aiki.durations import Duration, to_milliseconds
 from aiki.errors import ConfigurationError, InvalidOptionError
@@ -74,7 +74,7 @@ class Schedule:
 
     async def activate(
         self,
-        client: StartingClient[Any, Any, ScheduleHandleT],
+        client: ScheduleActivator[ScheduleHandleT],
         workflow: WorkflowVersion[Any, Any] | VersionStarter[Any, Any],
         input: Any = None,
     ) -> ScheduleHandleT:

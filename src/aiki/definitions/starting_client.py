@@ -23,11 +23,10 @@ RunHandleT_co = typing_extensions.TypeVar("RunHandleT_co", covariant=True, defau
 ScheduleHandleT_co = typing_extensions.TypeVar("ScheduleHandleT_co", covariant=True, default=Any)
 
 
-@runtime_checkable
-class StartingClient(Protocol[StartedOutputT, RunHandleT_co, ScheduleHandleT_co]):
-    """A client as versions and schedules use it.
+class WorkflowStarter(Protocol[StartedOutputT, RunHandleT_co]):
+    """Starts runs: what ``version.start(client, input)`` needs.
 
-    Generic in the output of the version it starts and in the handle types it returns, so that
+    Generic in the output of the version it starts and in the handle it returns, so that
     ``await order_v1.start(client, order)`` is typed by the client's own handle
     (``WorkflowRunHandle[Receipt]`` for ``aiki.Client``).
     """
@@ -38,15 +37,33 @@ class StartingClient(Protocol[StartedOutputT, RunHandleT_co, ScheduleHandleT_co]
         """Start a run of ``version`` as ``request`` says (input already validated); returns its handle."""
         ...
 
+
+class RunHandleFinder(Protocol[StartedOutputT, RunHandleT_co]):
+    """Finds runs: what ``version.get_handle(client, run_id)`` needs."""
+
     async def get_run_handle(
         self, version: WorkflowVersion[Any, StartedOutputT], run_id: str
     ) -> RunHandleT_co:
         """The handle of run ``run_id``, which must be a run of ``version`` (else ``NotFoundError``)."""
         ...
 
+
+class ScheduleActivator(Protocol[ScheduleHandleT_co]):
+    """Activates schedules: what ``schedule.activate(client, version, input)`` needs."""
+
     async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleHandleT_co:
         """Activate the schedule ``request`` describes (idempotently); returns its handle."""
         ...
+
+
+@runtime_checkable
+class StartingClient(WorkflowStarter[Any, Any], RunHandleFinder[Any, Any], ScheduleActivator[Any], Protocol):
+    """A client as versions and schedules use it; ``aiki.Client`` is one.
+
+    Each call site is typed by the one-method Protocol it uses (a Protocol with several generic methods
+    defeats type inference of the handle); this one names them together and tells a client from anything
+    else at run time.
+    """
 
 
 def check_client(client: object, call: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, NoReturn, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, overload
 
 from aiki.definitions.handler import count_parameters
 from aiki.definitions.retry import RetryPolicy, parse_retry
@@ -52,12 +52,15 @@ class Task(Generic[InputT, OutputT]):
             raise outside_a_handler(f"task {self.name!r}", "start(run, input)", run)
         return await run.run_task(self, input)
 
-    def __call__(self, *arguments: object, **keywords: object) -> NoReturn:
-        """A task is not called directly: its result must be recorded, so it runs through ``start``."""
-        raise TypeError(
-            f"Task {self.name!r} is not called directly: inside a workflow handler, write "
-            f"`await {_identifier(self)}.start(run, input)`, so that its result is recorded and replayed."
-        )
+    if not TYPE_CHECKING:
+        # Hidden from type checkers, which then report a direct call as an error of their own.
+
+        def __call__(self, *arguments: object, **keywords: object) -> NoReturn:
+            """A task is not called directly: its result must be recorded, so it runs through ``start``."""
+            raise TypeError(
+                f"Task {self.name!r} is not called directly: inside a workflow handler, write "
+                f"`await {_identifier(self)}.start(run, input)`, so that its result is recorded and replayed."
+            )
 
     def __repr__(self) -> str:
         return f"<Task {self.name!r}>"

@@ -14,7 +14,7 @@ from aiki.definitions.retry import RetryPolicy, parse_retry
 from aiki.definitions.run_context import RunContext, outside_a_handler
 from aiki.definitions.schema import parse_schema
 from aiki.definitions.start_options import StartOptions, apply_option
-from aiki.definitions.starting_client import StartingClient, check_client
+from aiki.definitions.starting_client import RunHandleFinder, WorkflowStarter, check_client
 from aiki.definitions.type_variables import InputT, OutputT
 from aiki.errors import ConfigurationError, InvalidOptionError
 
@@ -67,13 +67,13 @@ class WorkflowVersion(Generic[InputT, OutputT]):
 
     @overload
     async def start(
-        self: WorkflowVersion[None, OutputT], client: StartingClient[OutputT, HandleT, Any]
+        self: WorkflowVersion[None, OutputT], client: WorkflowStarter[OutputT, HandleT]
     ) -> HandleT: ...
 
     @overload
-    async def start(self, client: StartingClient[OutputT, HandleT, Any], input: InputT) -> HandleT: ...
+    async def start(self, client: WorkflowStarter[OutputT, HandleT], input: InputT) -> HandleT: ...
 
-    async def start(self, client: StartingClient[Any, Any, Any], input: Any = None) -> Any:
+    async def start(self, client: WorkflowStarter[Any, Any], input: Any = None) -> Any:
         """Start a run of this version; returns its handle (a ``WorkflowRunHandle[OutputT]``)."""
         return await VersionStarter(self, StartOptions()).start(client, input)
 
@@ -92,7 +92,7 @@ class WorkflowVersion(Generic[InputT, OutputT]):
         """
         return await VersionStarter(self, StartOptions()).start_as_child(run, input)
 
-    async def get_handle(self, client: StartingClient[OutputT, HandleT, Any], run_id: str) -> HandleT:
+    async def get_handle(self, client: RunHandleFinder[OutputT, HandleT], run_id: str) -> HandleT:
         """Reattach to an existing run of this version; ``NotFoundError`` if there is none."""
         check_client(client, f"get_handle of {self.label}")
         return await client.get_run_handle(self, run_id)
@@ -143,13 +143,13 @@ class VersionStarter(Generic[InputT, OutputT]):
 
     @overload
     async def start(
-        self: VersionStarter[None, OutputT], client: StartingClient[OutputT, HandleT, Any]
+        self: VersionStarter[None, OutputT], client: WorkflowStarter[OutputT, HandleT]
     ) -> HandleT: ...
 
     @overload
-    async def start(self, client: StartingClient[OutputT, HandleT, Any], input: InputT) -> HandleT: ...
+    async def start(self, client: WorkflowStarter[OutputT, HandleT], input: InputT) -> HandleT: ...
 
-    async def start(self, client: StartingClient[Any, Any, Any], input: Any = None) -> Any:
+    async def start(self, client: WorkflowStarter[Any, Any], input: Any = None) -> Any:
         """Start a run with these options; returns its handle (a ``WorkflowRunHandle[OutputT]``)."""
         check_client(client, f"start of {self.version.label}")
         return await client.start_workflow(self.version, self.request(input))
