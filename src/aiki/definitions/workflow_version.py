@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar, overload
 
@@ -199,15 +200,14 @@ def _events(events: object, label: str) -> dict[str, EventDefinition]:
     if events is None:
         return {}
     if not isinstance(events, Mapping):
-        names = list(events) if isinstance(events, list | tuple | set | frozenset) else None
-        example = (
-            ", ".join(f"{name!r}: event()" for name in names if isinstance(name, str))
-            if names
-            else "'paid': event()"
-        )
+        # A list, or the set that ``events={"paid"}`` makes: show the mapping those names call for.
+        listed = sorted(events, key=str) if isinstance(events, set | frozenset) else events
+        listed = [listed] if isinstance(listed, str) else listed
+        names = [name for name in listed if isinstance(name, str)] if isinstance(listed, list | tuple) else []
+        example = ", ".join(f"{json.dumps(name)}: event()" for name in names or ["paid"])
         raise ConfigurationError(
-            f"events= of {label} must map each event name to its definition, e.g. events={{{example}}} "
-            f"(event(schema=Model) to validate the payload); got {events!r}."
+            f"events= of {label} maps each event name to its definition: write events={{{example}}} "
+            f"(event(schema=Model) validates the payload); got {events!r}."
         )
     checked: dict[str, EventDefinition] = {}
     for event_name, definition in events.items():
