@@ -65,6 +65,15 @@ assert_type(count_words, Task[str, int])
 assert_type(now, Task[Any, float])
 assert_type(refund, Task[Receipt, bool])
 
+
+@task(name="loose")
+async def loose(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload
+
+
+# With Any in the handler's signature, mypy cannot choose between the async and the plain def reading.
+assert_type(loose, Task[Any, Any])
+
 audit = workflow(name="audit")
 
 

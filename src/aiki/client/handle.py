@@ -181,6 +181,28 @@ class WorkflowRunHandle(Generic[OutputT]):
             self.run = run
         return self._result(run.state, wanted)
 
+    async def wait_for_change(self, timeout: Duration = 30_000) -> WorkflowRun:
+        """Wait until the run moves on from ``handle.run`` (a new status or state) and return it.
+
+        Watches a run step by step without polling: ``while handle.run.status is not
+        RunStatus.AWAITING_EVENT: await handle.wait_for_change()``. Updates ``handle.run``.
+
+        Args:
+            timeout: how long to wait at most (a duration; 30 seconds by default). When it runs out, the
+                run is returned as it is then.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + to_milliseconds(timeout, "timeout") / 1000
+        known = self.run
+        run = known
+        while run.revision == known.revision:
+            remaining_ms = int((deadline - loop.time()) * 1000)
+            if remaining_ms <= 0:
+                break
+            run = await self.client.transport.wait_for_change(run.id, known.revision, remaining_ms)
+        self.run = run
+        return run
+
     def _result(self, state: RunState, wanted: RunStatus) -> WaitResult[OutputT]:
         """The result of a wait that ended with the run in ``state`` (a terminal one)."""
         if state.status is not wanted:

@@ -19,7 +19,9 @@ class Task(Generic[InputT, OutputT]):
     ``Task[InputT, OutputT]`` is read from the handler: ``@task(name="charge")`` on
     ``async def charge(input: ChargeIn) -> ChargeOut`` (or a plain ``def``) is a ``Task[ChargeIn, ChargeOut]``,
     and ``await charge.start(run, charge_in)`` is a ``ChargeOut``. A handler without parameters gives
-    ``Task[Any, OutputT]``.
+    ``Task[Any, OutputT]``. A handler whose signature holds ``Any`` (``dict[str, Any]``, say) gives
+    ``Task[Any, Any]``: with ``Any`` in play, mypy cannot tell the plain ``def`` reading from the ``async def``
+    one, so it types the task as ``Any`` rather than guess.
     """
 
     def __init__(
