@@ -25,7 +25,7 @@ class OrderOut(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class Seed:
+class Samples:
     """The workflow versions of one test, and what their handlers and tasks did."""
 
     order_workflow_v1: WorkflowVersion[dict[str, Any], dict[str, Any]]
@@ -45,7 +45,7 @@ class Seed:
 
 
 @pytest.fixture
-def seed() -> Seed:
+def samples() -> Samples:
     executed: list[str] = []
     failures_left: dict[str, int] = {}
     received: list[object] = []
@@ -120,7 +120,7 @@ def seed() -> Seed:
         second = await step.start(run, 2)
         return [first, second]
 
-    return Seed(
+    return Samples(
         order_workflow_v1,
         user_onboarding_v1,
         user_onboarding_v2,
@@ -147,15 +147,17 @@ async def signup_v1(run: Any, input: dict[str, Any]) -> dict[str, Any]:
 # --- "Defining a Workflow": order processing with validation and payment tasks ---------------------------
 
 
-async def test_the_order_workflow_validates_then_pays_and_returns_its_output(env: Env, seed: Seed) -> None:
-    await env.start_worker(seed.order_workflow_v1)
-    handle = await seed.order_workflow_v1.start(env.client, {"order_id": "123", "amount": 42.5})
+async def test_the_order_workflow_validates_then_pays_and_returns_its_output(
+    env: Env, samples: Samples
+) -> None:
+    await env.start_worker(samples.order_workflow_v1)
+    handle = await samples.order_workflow_v1.start(env.client, {"order_id": "123", "amount": 42.5})
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
 
     assert result.success and result.state is not None
     assert result.state.output == {"success": True, "order_id": "123"}
-    assert seed.executed == ["validate-order", "process-payment"]
+    assert samples.executed == ["validate-order", "process-payment"]
     history = await env.client.get_history(handle.id)
     assert [(entry.name, entry.status, entry.output) for entry in history.tasks] == [
         ("validate-order", "completed", {"order_id": "123", "valid": True}),
@@ -166,27 +168,27 @@ async def test_the_order_workflow_validates_then_pays_and_returns_its_output(env
 # --- "Workflow Versioning": 1.0.0 and 2.0.0 side by side ---------------------------------------------------
 
 
-async def test_two_versions_run_side_by_side_each_with_its_own_handler(env: Env, seed: Seed) -> None:
-    await env.start_worker(seed.user_onboarding_v1, seed.user_onboarding_v2)
-    first = await seed.user_onboarding_v1.start(env.client, {"user_id": "u1"})
-    second = await seed.user_onboarding_v2.start(env.client, {"user_id": "u2"})
+async def test_two_versions_run_side_by_side_each_with_its_own_handler(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.user_onboarding_v1, samples.user_onboarding_v2)
+    first = await samples.user_onboarding_v1.start(env.client, {"user_id": "u1"})
+    second = await samples.user_onboarding_v2.start(env.client, {"user_id": "u2"})
 
     assert (await first.wait_for_status("completed", timeout={"seconds": 15})).success
     assert (await second.wait_for_status("completed", timeout={"seconds": 15})).success
 
-    assert sorted(seed.executed) == ["email:u1", "email:u2", "profile:u2"]
+    assert sorted(samples.executed) == ["email:u1", "email:u2", "profile:u2"]
     assert (first.run.version_id, second.run.version_id) == ("1.0.0", "2.0.0")
 
 
-async def test_a_worker_never_runs_a_version_it_did_not_register(env: Env, seed: Seed) -> None:
-    await env.start_worker(seed.user_onboarding_v1)
-    newer = await seed.user_onboarding_v2.start(env.client, {"user_id": "u2"})
-    older = await seed.user_onboarding_v1.start(env.client, {"user_id": "u1"})
+async def test_a_worker_never_runs_a_version_it_did_not_register(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.user_onboarding_v1)
+    newer = await samples.user_onboarding_v2.start(env.client, {"user_id": "u2"})
+    older = await samples.user_onboarding_v1.start(env.client, {"user_id": "u1"})
 
     # The older run was queued after the newer one, so by the time it completes the worker has looked.
     assert (await older.wait_for_status("completed", timeout={"seconds": 15})).success
     assert (await newer.refresh()).status is RunStatus.QUEUED
-    assert seed.executed == ["email:u1"]
+    assert samples.executed == ["email:u1"]
 
 
 # --- "Workflow Retry": exponential, max 3 attempts, base 5 s; awaiting_retry between attempts -------------
@@ -194,12 +196,12 @@ async def test_a_worker_never_runs_a_version_it_did_not_register(env: Env, seed:
 
 async def test_a_failing_workflow_waits_in_awaiting_retry_then_completes_on_its_next_attempt(
     fake_env: Env,
-    seed: Seed,
+    samples: Samples,
 ) -> None:
     assert fake_env.clock is not None
-    seed.failures_left["o1"] = 1
-    await fake_env.start_worker(seed.retried_orders_v1)
-    handle = await seed.retried_orders_v1.start(fake_env.client, {"order_id": "o1"})
+    samples.failures_left["o1"] = 1
+    await fake_env.start_worker(samples.retried_orders_v1)
+    handle = await samples.retried_orders_v1.start(fake_env.client, {"order_id": "o1"})
 
     parked = await until(handle, RunStatus.AWAITING_RETRY)
     assert parked.state.next_attempt_at_ms == fake_env.clock.now_ms() + 5000
@@ -214,7 +216,7 @@ async def test_a_failing_workflow_waits_in_awaiting_retry_then_completes_on_its_
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.success and result.state is not None
     assert result.state.output == {"order_id": "o1", "attempts": 2}
-    assert seed.executed == ["attempt 1", "attempt 2"]
+    assert samples.executed == ["attempt 1", "attempt 2"]
     # The task completed in attempt 1 replays from the record in attempt 2.
     history = await fake_env.client.get_history(handle.id)
     assert [entry.name for entry in history.tasks] == ["charge-card"]
@@ -222,12 +224,12 @@ async def test_a_failing_workflow_waits_in_awaiting_retry_then_completes_on_its_
 
 async def test_a_workflow_that_keeps_failing_waits_5_then_10_seconds_then_fails_after_3_attempts(
     fake_env: Env,
-    seed: Seed,
+    samples: Samples,
 ) -> None:
     assert fake_env.clock is not None
-    seed.failures_left["o2"] = 99
-    await fake_env.start_worker(seed.retried_orders_v1)
-    handle = await seed.retried_orders_v1.start(fake_env.client, {"order_id": "o2"})
+    samples.failures_left["o2"] = 99
+    await fake_env.start_worker(samples.retried_orders_v1)
+    handle = await samples.retried_orders_v1.start(fake_env.client, {"order_id": "o2"})
 
     for attempt, delay_ms in ((1, 5000), (2, 10_000)):
         parked = await until(
@@ -244,34 +246,36 @@ async def test_a_workflow_that_keeps_failing_waits_5_then_10_seconds_then_fails_
     assert result.state.error["type"] == "ConnectionError"
     assert result.state.error["message"] == "warehouse unreachable"
     assert "ConnectionError: warehouse unreachable" in result.state.error["traceback"]
-    assert seed.executed == ["attempt 1", "attempt 2", "attempt 3"]
+    assert samples.executed == ["attempt 1", "attempt 2", "attempt 3"]
 
 
 # --- "Schema Validation": pydantic models in and out ------------------------------------------------------
 
 
 async def test_the_handler_receives_the_parsed_input_and_the_output_is_stored_as_json(
-    env: Env, seed: Seed
+    env: Env, samples: Samples
 ) -> None:
-    await env.start_worker(seed.schema_orders_v1)
-    handle = await seed.schema_orders_v1.start(env.client, {"order_id": "o1", "items": ["a", "b"]})
+    await env.start_worker(samples.schema_orders_v1)
+    handle = await samples.schema_orders_v1.start(env.client, {"order_id": "o1", "items": ["a", "b"]})
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
 
     assert result.state is not None and result.state.output == {"success": True, "total": 100.0}
-    assert seed.received == [OrderIn(order_id="o1", items=["a", "b"])]
+    assert samples.received == [OrderIn(order_id="o1", items=["a", "b"])]
 
 
-async def test_a_start_whose_input_breaks_the_schema_raises_and_creates_no_run(env: Env, seed: Seed) -> None:
+async def test_a_start_whose_input_breaks_the_schema_raises_and_creates_no_run(
+    env: Env, samples: Samples
+) -> None:
     with pytest.raises(SchemaValidationError, match=r"input of workflow 'schema-orders'.*items") as caught:
-        await seed.schema_orders_v1.start(env.client, {"order_id": "o1", "items": "not a list"})
+        await samples.schema_orders_v1.start(env.client, {"order_id": "o1", "items": "not a list"})
     assert caught.value.field == "items"
     assert await env.client.list_runs() == []
 
 
-async def test_an_output_that_breaks_the_schema_fails_the_run(env: Env, seed: Seed) -> None:
-    await env.start_worker(seed.schema_orders_v1)
-    handle = await seed.schema_orders_v1.start(env.client, {"order_id": "bad-output", "items": []})
+async def test_an_output_that_breaks_the_schema_fails_the_run(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.schema_orders_v1)
+    handle = await samples.schema_orders_v1.start(env.client, {"order_id": "bad-output", "items": []})
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
 
@@ -284,24 +288,24 @@ async def test_an_output_that_breaks_the_schema_fails_the_run(env: Env, seed: Se
 # --- "Sharding" ---------------------------------------------------------------------------------------------
 
 
-async def test_a_sharded_run_is_never_taken_by_a_worker_without_shards(env: Env, seed: Seed) -> None:
-    await env.start_worker(seed.order_workflow_v1)
+async def test_a_sharded_run_is_never_taken_by_a_worker_without_shards(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.order_workflow_v1)
     sharded = (
-        await seed.order_workflow_v1.with_()
+        await samples.order_workflow_v1.with_()
         .opt("shard", "us-east")
         .start(env.client, {"order_id": "s", "amount": 1})
     )
-    plain = await seed.order_workflow_v1.start(env.client, {"order_id": "p", "amount": 1})
+    plain = await samples.order_workflow_v1.start(env.client, {"order_id": "p", "amount": 1})
 
     assert (await plain.wait_for_status("completed", timeout={"seconds": 15})).success
     assert (await sharded.refresh()).status is RunStatus.QUEUED
     assert sharded.run.shard == "us-east"
 
 
-async def test_a_worker_listening_to_the_shard_takes_the_sharded_run(env: Env, seed: Seed) -> None:
-    await env.start_worker(seed.order_workflow_v1, shards=["us-east"])
+async def test_a_worker_listening_to_the_shard_takes_the_sharded_run(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.order_workflow_v1, shards=["us-east"])
     handle = (
-        await seed.order_workflow_v1.with_()
+        await samples.order_workflow_v1.with_()
         .opt("shard", "us-east")
         .start(env.client, {"order_id": "s", "amount": 1})
     )
@@ -310,17 +314,17 @@ async def test_a_worker_listening_to_the_shard_takes_the_sharded_run(env: Env, s
 
 
 async def test_a_worker_with_shards_does_not_take_unsharded_or_other_shards_runs(
-    env: Env, seed: Seed
+    env: Env, samples: Samples
 ) -> None:
-    await env.start_worker(seed.order_workflow_v1, shards=["us-east"])
-    plain = await seed.order_workflow_v1.start(env.client, {"order_id": "p", "amount": 1})
+    await env.start_worker(samples.order_workflow_v1, shards=["us-east"])
+    plain = await samples.order_workflow_v1.start(env.client, {"order_id": "p", "amount": 1})
     europe = (
-        await seed.order_workflow_v1.with_()
+        await samples.order_workflow_v1.with_()
         .opt("shard", "eu")
         .start(env.client, {"order_id": "e", "amount": 1})
     )
     mine = (
-        await seed.order_workflow_v1.with_()
+        await samples.order_workflow_v1.with_()
         .opt("shard", "us-east")
         .start(env.client, {"order_id": "m", "amount": 1})
     )
@@ -392,11 +396,11 @@ async def test_a_handle_got_again_by_id_returns_at_once_for_a_finished_run(env: 
 
 
 async def test_a_paused_run_does_not_wake_and_resume_puts_it_back_where_it_was(
-    fake_env: Env, seed: Seed
+    fake_env: Env, samples: Samples
 ) -> None:
     assert fake_env.clock is not None
-    await fake_env.start_worker(seed.controlled_v1)
-    handle = await seed.controlled_v1.start(fake_env.client, None)
+    await fake_env.start_worker(samples.controlled_v1)
+    handle = await samples.controlled_v1.start(fake_env.client, None)
     await until(handle, RunStatus.SLEEPING)
 
     paused = await handle.pause()
@@ -411,14 +415,14 @@ async def test_a_paused_run_does_not_wake_and_resume_puts_it_back_where_it_was(
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == [1, 2]
-    assert seed.steps_run == ["step 1", "step 2"]
+    assert samples.steps_run == ["step 1", "step 2"]
 
 
-async def test_a_queued_run_paused_is_not_taken_until_resumed(env: Env, seed: Seed) -> None:
+async def test_a_queued_run_paused_is_not_taken_until_resumed(env: Env, samples: Samples) -> None:
     handle = await signup_v1.start(env.client, {"user_id": "1", "email": "a@b.c"})
     await handle.pause()
-    control = await seed.order_workflow_v1.start(env.client, {"order_id": "c", "amount": 1})
-    await env.start_worker(signup_v1, seed.order_workflow_v1)
+    control = await samples.order_workflow_v1.start(env.client, {"order_id": "c", "amount": 1})
+    await env.start_worker(signup_v1, samples.order_workflow_v1)
 
     assert (await control.wait_for_status("completed", timeout={"seconds": 15})).success
     assert (await handle.refresh()).status is RunStatus.PAUSED
@@ -427,9 +431,9 @@ async def test_a_queued_run_paused_is_not_taken_until_resumed(env: Env, seed: Se
     assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).success
 
 
-async def test_cancel_ends_the_run_with_the_reason_given(fake_env: Env, seed: Seed) -> None:
-    await fake_env.start_worker(seed.controlled_v1)
-    handle = await seed.controlled_v1.start(fake_env.client, None)
+async def test_cancel_ends_the_run_with_the_reason_given(fake_env: Env, samples: Samples) -> None:
+    await fake_env.start_worker(samples.controlled_v1)
+    handle = await samples.controlled_v1.start(fake_env.client, None)
     await until(handle, RunStatus.SLEEPING)
 
     cancelled = await handle.cancel("User requested cancellation")
@@ -438,7 +442,7 @@ async def test_cancel_ends_the_run_with_the_reason_given(fake_env: Env, seed: Se
     assert cancelled.state.reason == "User requested cancellation"
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert not result.success and result.cause == "cancelled"
-    assert seed.steps_run == ["step 1"]
+    assert samples.steps_run == ["step 1"]
 
 
 async def test_a_cancelled_run_cannot_be_resumed(env: Env) -> None:
