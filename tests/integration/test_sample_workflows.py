@@ -26,7 +26,10 @@ class OrderOut(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Samples:
-    """The workflow versions of one test, and what their handlers and tasks did."""
+    """The workflow versions of one test, and what they did: ``executed`` lists task bodies
+    (``validate-order``, ``email:<user>``...) and retried attempts in order, ``failures_left`` says per order id
+    how many more attempts of ``retried-orders`` fail, ``received`` holds the inputs ``schema-orders``
+    received, ``steps_run`` the ``step`` bodies that ran."""
 
     order_workflow_v1: WorkflowVersion[dict[str, Any], dict[str, Any]]
     user_onboarding_v1: WorkflowVersion[dict[str, Any], None]
@@ -34,13 +37,9 @@ class Samples:
     retried_orders_v1: WorkflowVersion[dict[str, Any], dict[str, Any]]
     schema_orders_v1: WorkflowVersion[OrderIn, dict[str, Any]]
     controlled_v1: WorkflowVersion[Any, list[int]]
-    #: what ran, in order: task bodies (``validate-order``, ``email:<user>``...) and retried attempts
     executed: list[str]
-    #: per order id, how many more attempts of ``retried-orders`` fail
     failures_left: dict[str, int]
-    #: the inputs ``schema-orders`` handlers received
     received: list[object]
-    #: the ``step`` task bodies that ran
     steps_run: list[str]
 
 
