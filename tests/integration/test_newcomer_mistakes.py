@@ -117,6 +117,22 @@ async def test_every_call_that_takes_a_client_refuses_a_server_the_same_way(env:
     assert await env.client.list_schedules() == []
 
 
+async def test_starting_a_run_with_the_handlers_run_fails_the_run_pointing_to_start_as_child(
+    env: Env,
+) -> None:
+    other_v1 = workflow(name="other").v("1.0.0", handler=_noop)
+
+    @workflow(name="starter").v("1.0.0")
+    async def starter_v1(run: Any, input: Any) -> None:
+        await other_v1.start(run, input)
+
+    error = await _failure(env, starter_v1)
+
+    assert error["type"] == "ConfigurationError"
+    assert "got the run of a workflow handler" in error["message"]
+    assert "await version.start_as_child(run, input)" in error["message"]
+
+
 async def test_resuming_a_running_run_says_only_a_paused_run_can_be_resumed(env: Env) -> None:
     entered, release = asyncio.Event(), asyncio.Event()
 

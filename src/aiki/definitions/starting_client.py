@@ -13,6 +13,7 @@ import typing_extensions
 
 from aiki.contract import StartRequest
 from aiki.contract.schedules import ActivateScheduleRequest
+from aiki.definitions.run_context import RunContext
 from aiki.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -74,6 +75,11 @@ def check_client(client: object, call: str) -> None:
 
 def not_a_client(call: str, got: object) -> ConfigurationError:
     """The error for something passed where a client is expected."""
+    if isinstance(got, RunContext):
+        return ConfigurationError(
+            f"{call} takes a client, got the run of a workflow handler ({got!r}). Inside a handler, start a "
+            f"child run instead: await version.start_as_child(run, input)."
+        )
     return ConfigurationError(
         f"{call} takes a client, got {got!r}. Make one with aiki.client(server=srv) (embedded, in this "
         f"process) or aiki.client(url=...) (HTTP), and pass that."
