@@ -27,6 +27,7 @@ TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.
 
 TerminalStatus = Literal["completed", "failed", "cancelled"]
 """The statuses a run ends in: what ``handle.wait_for_status`` waits for."""
+
 WAITING_STATUSES = frozenset(
     {
         RunStatus.SLEEPING,
