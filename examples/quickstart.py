@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from aiki import client, database, server, task, worker, workflow
+from aiki import WorkflowRunContext, client, database, server, task, worker, workflow
 
 
 class Order(BaseModel):
@@ -40,7 +40,7 @@ async def validate_order(order: dict[str, object]) -> dict[str, object]:
 
 
 @task(name="process-payment", retry={"type": "fixed", "max_attempts": 3, "delay_ms": 200})
-def process_payment(payment: dict[str, object]) -> dict[str, object]:
+def process_payment(payment: dict[str, object]) -> dict[str, float]:
     # A plain ``def`` runs in a worker thread. It fails on its first attempt to show a retry.
     order_id = str(payment["order_id"])
     payment_attempts[order_id] = payment_attempts.get(order_id, 0) + 1
@@ -48,14 +48,14 @@ def process_payment(payment: dict[str, object]) -> dict[str, object]:
     print(f"  [task] process-payment {order_id}, attempt {attempt}")
     if attempt == 1:
         raise ConnectionError("payment gateway timed out")
-    return {"charged": payment["amount"]}
+    return {"charged": float(str(payment["amount"]))}
 
 
 order_workflow = workflow(name="order-processing")
 
 
 @order_workflow.v("1.0.0", schema={"input": Order, "output": Receipt})
-async def order_v1(run, order: Order) -> Receipt:  # type: ignore[no-untyped-def]
+async def order_v1(run: WorkflowRunContext, order: Order) -> Receipt:
     run.logger.info("processing order %s", order.order_id)
     validation = await validate_order.start(run, order.model_dump())
     payment = await process_payment.start(run, {"order_id": validation["order_id"], "amount": order.amount})
@@ -72,15 +72,15 @@ async def main(db_url: str) -> Receipt:
     running = await worker(workflows=[order_v1]).start(c)
     try:
         print(f"aiki demo on {db_url}")
-        handle = await order_v1.start(c, {"order_id": "order-123", "amount": 42.5})
+        handle = await order_v1.start(c, Order(order_id="order-123", amount=42.5))
         print(f"started run {handle.run.id}: {handle.run.state.status}")
         result = await handle.wait_for_status("completed", timeout={"seconds": 30})
         print("timeline:")
-        for step in await c.transport.get_timeline(handle.run.id):
+        for step in await c.get_timeline(handle.run.id):
             print(f"  {step.from_status or '-':>10} -> {step.to_status:<10} {step.reason or ''}")
-        if not result.success or result.state is None:
+        receipt = result.output  # a Receipt: the version's output schema parses the stored JSON
+        if receipt is None:
             raise SystemExit(f"run did not complete: {result}")
-        receipt = Receipt.model_validate(result.state.output)
         print(f"result: {receipt.model_dump()}")
         return receipt
     finally:

@@ -13,13 +13,22 @@ import argparse
 import asyncio
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from aiki import ScheduleHandle, client, database, schedule, server, task, worker, workflow
+from aiki import (
+    ScheduleHandle,
+    WorkflowRunContext,
+    client,
+    database,
+    schedule,
+    server,
+    task,
+    worker,
+    workflow,
+)
 
 
 @task(name="count-sales")
-async def count_sales(input: dict[str, Any]) -> dict[str, Any]:
+async def count_sales(input: dict[str, str]) -> dict[str, str | int]:
     # A real report would query a database; the example counts what it was asked to.
     return {"region": input["region"], "orders": len(input["region"]) * 7}
 
@@ -28,7 +37,7 @@ report = workflow(name="sales-report")
 
 
 @report.v("1.0.0")
-async def report_v1(run: Any, input: dict[str, Any]) -> dict[str, Any]:
+async def report_v1(run: WorkflowRunContext, input: dict[str, str]) -> dict[str, str | int]:
     totals = await count_sales.start(run, input)
     run.logger.info("report for %s: %s orders", totals["region"], totals["orders"])
     return totals

@@ -17,7 +17,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from aiki import RunStatus, WorkflowRunHandle, client, database, event, server, task, worker, workflow
+from aiki import (
+    RunStatus,
+    WorkflowRunContext,
+    WorkflowRunHandle,
+    client,
+    database,
+    event,
+    server,
+    task,
+    worker,
+    workflow,
+)
 
 
 class Trial(BaseModel):
@@ -62,7 +73,7 @@ subscription = workflow(name="subscription-trial")
     schema={"input": Trial, "output": Outcome},
     events={"payment_received": event(schema=Payment)},
 )
-async def subscription_trial_v1(run: Any, trial: Trial) -> Outcome:
+async def subscription_trial_v1(run: WorkflowRunContext, trial: Trial) -> Outcome:
     await activate_trial.start(run, trial.customer)
     # The run parks here (awaiting_event) until a payment arrives or the trial ends.
     payment = await run.events.payment_received.wait(timeout=trial.trial_ms)
@@ -75,11 +86,10 @@ async def subscription_trial_v1(run: Any, trial: Trial) -> Outcome:
     return Outcome(customer=trial.customer, plan=plan, paid_cents=paid.amount_cents)
 
 
-async def _until_waiting_for_payment(handle: WorkflowRunHandle) -> None:
+async def _until_waiting_for_payment(handle: WorkflowRunHandle[Outcome]) -> None:
     run = await handle.refresh()
     while run.status is not RunStatus.AWAITING_EVENT:
-        run = await handle.client.transport.wait_for_change(run.id, run.revision, 30_000)
-    handle.run = run
+        run = await handle.wait_for_change()
 
 
 async def main(db_url: str, trial_ms: int = 2_000) -> dict[str, Outcome]:
@@ -90,8 +100,8 @@ async def main(db_url: str, trial_ms: int = 2_000) -> dict[str, Outcome]:
     running = await worker(workflows=[subscription_trial_v1]).start(c)
     try:
         print(f"subscription trials on {db_url}, each trial lasting {trial_ms} ms")
-        paying = await subscription_trial_v1.start(c, {"customer": "ada", "trial_ms": trial_ms})
-        lapsing = await subscription_trial_v1.start(c, {"customer": "bob", "trial_ms": trial_ms})
+        paying = await subscription_trial_v1.start(c, Trial(customer="ada", trial_ms=trial_ms))
+        lapsing = await subscription_trial_v1.start(c, Trial(customer="bob", trial_ms=trial_ms))
         for handle in (paying, lapsing):
             await _until_waiting_for_payment(handle)
             print(f"  [run] {handle.run.input['customer']}: {handle.run.status.value}, holding no worker")
@@ -106,9 +116,9 @@ async def main(db_url: str, trial_ms: int = 2_000) -> dict[str, Outcome]:
         patience = {"milliseconds": trial_ms + 30_000}
         for handle in (paying, lapsing):
             result = await handle.wait_for_status("completed", timeout=patience)
-            if not result.success or result.state is None:
+            outcome = result.output  # an Outcome: the version's output schema parses it
+            if outcome is None:
                 raise SystemExit(f"run {handle.id} did not complete: {result}")
-            outcome = Outcome.model_validate(result.state.output)
             outcomes[outcome.customer] = outcome
             print(
                 f"result: {outcome.customer} is on the {outcome.plan} plan (paid {outcome.paid_cents} cents)"

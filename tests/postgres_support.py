@@ -41,11 +41,6 @@ BEGIN
 END $$
 """
 
-_counter = itertools.count(1)
-_lock = threading.Lock()
-_free: list[str] = []
-_created: list[str] = []
-
 
 def database_url(name: str) -> str:
     """The URL of database ``name`` on the test server."""
@@ -63,28 +58,9 @@ def _connect(url: str) -> psycopg.Connection[tuple[Any, ...]]:
         )
 
 
-def _create(config: pytest.Config) -> str:
-    name = f"aiki_t_{os.getpid()}_{next(_counter)}"
-    with _connect(ADMIN_URL) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with _lock:
-        if not _created:
-            config.add_cleanup(_drop_all)
-        _created.append(name)
-    return name
-
-
 def _drop(name: str) -> None:
     with _connect(ADMIN_URL) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _drop_all() -> None:
-    with _lock:
-        names, _created[:] = list(_created), []
-        _free.clear()
-    for name in names:
-        _drop(name)
 
 
 def _run_in_thread(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -110,24 +86,77 @@ async def _migrate(url: str) -> None:
     await db.close()
 
 
-def _recycle(name: str) -> None:
-    """End every session on ``name`` and delete its rows; the next test gets it."""
-    with _connect(ADMIN_URL) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-    try:
-        with _connect(database_url(name)) as connection:
-            connection.execute(WIPE)
-    except psycopg.Error:
+class DatabaseStock:
+    """The databases of one test session: created on demand, recycled between tests, dropped at the end."""
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+        self._free: list[str] = []
+        self._created: list[str] = []
+
+    def create(self) -> str:
+        """A new, empty database (no schema); it belongs to the stock until the session ends."""
+        name = f"aiki_t_{os.getpid()}_{next(self._numbers)}"
+        with _connect(ADMIN_URL) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        with self._lock:
+            self._created.append(name)
+        return name
+
+    def take_migrated(self) -> str:
+        """A migrated database without rows: a recycled one, or a new one."""
+        with self._lock:
+            name = self._free.pop() if self._free else ""
+        if not name:
+            name = self.create()
+            _run_in_thread(_migrate(database_url(name)))
+        return name
+
+    def recycle(self, name: str) -> None:
+        """End every session on ``name`` and delete its rows; the next test gets it."""
+        with _connect(ADMIN_URL) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+        try:
+            with _connect(database_url(name)) as connection:
+                connection.execute(WIPE)
+        except psycopg.Error:
+            self.drop(name)
+            raise
+        with self._lock:
+            self._free.append(name)
+
+    def drop(self, name: str) -> None:
+        """Drop ``name`` and forget it."""
         _drop(name)
-        with _lock:
-            _created.remove(name)
-        raise
-    with _lock:
-        _free.append(name)
+        with self._lock:
+            if name in self._created:
+                self._created.remove(name)
+            if name in self._free:
+                self._free.remove(name)
+
+    def drop_all(self) -> None:
+        """Drop every database of the session."""
+        with self._lock:
+            names, self._created, self._free = list(self._created), [], []
+        for name in names:
+            _drop(name)
+
+
+_STOCK = pytest.StashKey[DatabaseStock]()
+
+
+def _stock(config: pytest.Config) -> DatabaseStock:
+    """The session's stock of databases, made (and its cleanup registered) on first use."""
+    stock = config.stash.get(_STOCK, None)
+    if stock is None:
+        stock = config.stash[_STOCK] = DatabaseStock()
+        config.add_cleanup(stock.drop_all)
+    return stock
 
 
 def fresh_postgres_url(request: pytest.FixtureRequest, *, migrated: bool = True) -> str:
@@ -136,14 +165,11 @@ def fresh_postgres_url(request: pytest.FixtureRequest, *, migrated: bool = True)
     ``migrated=False`` gives a new database with no schema at all (dropped when the test ends), for tests of
     the migrations themselves.
     """
+    stock = _stock(request.config)
     if not migrated:
-        name = _create(request.config)
-        request.addfinalizer(lambda: _drop(name))
-        return database_url(name)
-    with _lock:
-        name = _free.pop() if _free else ""
-    if not name:
-        name = _create(request.config)
-        _run_in_thread(_migrate(database_url(name)))
-    request.addfinalizer(lambda: _recycle(name))
+        empty = stock.create()
+        request.addfinalizer(lambda: stock.drop(empty))
+        return database_url(empty)
+    name = stock.take_migrated()
+    request.addfinalizer(lambda: stock.recycle(name))
     return database_url(name)

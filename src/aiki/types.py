@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, get_args
 
 
 class RunStatus(StrEnum):
@@ -24,6 +24,10 @@ class RunStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+TerminalStatus = Literal["completed", "failed", "cancelled"]
+"""The statuses a run ends in: what ``handle.wait_for_status`` waits for."""
+
 WAITING_STATUSES = frozenset(
     {
         RunStatus.SLEEPING,
@@ -49,13 +53,16 @@ def parse_terminal_status(value: str) -> RunStatus:
     """``value`` as a terminal RunStatus (completed, failed, cancelled)."""
     from aiki.errors import InvalidOptionError
 
-    status = parse_status(value)
-    if status not in TERMINAL_STATUSES:
-        raise InvalidOptionError(
-            f"wait_for_status({value!r}): only terminal statuses can be awaited "
-            f"(completed, failed, cancelled)."
-        )
-    return status
+    if value in get_args(TerminalStatus):
+        return RunStatus(value)
+    shown = repr(value.value if isinstance(value, RunStatus) else value)
+    if any(value == status for status in RunStatus):
+        problem = f"{shown} is not a status a run ends in, and only those can be awaited"
+    else:
+        problem = f"{shown} is not a run status"
+    raise InvalidOptionError(
+        f"wait_for_status({shown}): {problem}; wait for 'completed', 'failed' or 'cancelled'."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
-from aiki import RunStatus, WorkflowRunHandle, event, task, workflow
+from aiki import RunStatus, WorkflowRunHandle, WorkflowVersion, event, task, workflow
 from tests.conftest import Env
 from tests.integration.run_watch import awaiting_event, until
 
@@ -38,7 +39,7 @@ async def parent_v1(run: Any, input: Any) -> dict[str, Any]:
 
 
 async def _child_of(env: Env, parent_run_id: str) -> WorkflowRunHandle:
-    history = await env.client.transport.get_history(parent_run_id)
+    history = await env.client.get_history(parent_run_id)
     assert len(history.children) == 1, history.children
     return await child_v1.get_handle(env.client, history.children[0].child_run_id)
 
@@ -150,7 +151,7 @@ async def test_gather_of_two_child_waits_continues_once_both_children_completed(
     await fake_env.start_worker(twins_v1, child_v1)
     handle = await twins_v1.start(fake_env.client)
     await until(handle, RunStatus.AWAITING_CHILD_WORKFLOW)
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     first, second = [
         await child_v1.get_handle(fake_env.client, entry.child_run_id) for entry in history.children
     ]
@@ -192,7 +193,7 @@ async def test_a_child_that_finished_before_the_wait_returns_its_result_without_
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == [True, {"child": "early"}]
-    timeline = await fake_env.client.transport.get_timeline(handle.id)
+    timeline = await fake_env.client.get_timeline(handle.id)
     assert RunStatus.AWAITING_CHILD_WORKFLOW.value in [step.to_status for step in timeline]
     assert [step.reason for step in timeline if step.from_status == "awaiting_child_workflow"] == [
         "child_workflow"
@@ -219,7 +220,7 @@ async def test_a_child_with_a_reference_id_already_used_with_the_same_input_is_t
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == existing.id
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     assert [entry.child_run_id for entry in history.children] == [existing.id]
     assert history.children[0].address == "child:1.0.0:shared-child"
 
@@ -269,7 +270,7 @@ async def test_cancelling_a_parent_cancels_its_children_and_their_children(fake_
     await fake_env.start_worker(family_v1, child_v1)
     handle = await family_v1.start(fake_env.client, "top")
     await until(handle, RunStatus.AWAITING_CHILD_WORKFLOW)
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     nested = await family_v1.get_handle(fake_env.client, history.children[2].child_run_id)
     await until(nested, RunStatus.AWAITING_CHILD_WORKFLOW)
     finished_child = await child_v1.get_handle(fake_env.client, history.children[1].child_run_id)
@@ -287,24 +288,27 @@ async def test_cancelling_a_parent_cancels_its_children_and_their_children(fake_
         assert runs[name].state.reason is not None and "was cancelled" in runs[name].state.reason
 
 
-counted = workflow(name="counted")
-executions_of_counted: list[str] = []
+def _counted() -> tuple[WorkflowVersion[Any, list[str]], list[str]]:
+    """A fresh ``counted@1.0.0`` that starts the same child twice around a sleep; and the ids of the runs
+    its executions belonged to (one entry per execution of the handler)."""
+    executions: list[str] = []
 
+    @workflow(name="counted").v("1.0.0")
+    async def counted_v1(run: Any, input: Any) -> list[str]:
+        executions.append(run.id)
+        first = await child_v1.start_as_child(run, "twin")
+        await run.sleep("between", 1_000)
+        second = await child_v1.start_as_child(run, "twin")
+        await first.wait_for_status("completed", timeout={"minutes": 1})
+        await second.wait_for_status("completed", timeout={"minutes": 1})
+        return [first.id, second.id]
 
-@counted.v("1.0.0")
-async def counted_v1(run: Any, input: Any) -> list[str]:
-    executions_of_counted.append(run.id)
-    first = await child_v1.start_as_child(run, "twin")
-    await run.sleep("between", 1_000)
-    second = await child_v1.start_as_child(run, "twin")
-    await first.wait_for_status("completed", timeout={"minutes": 1})
-    await second.wait_for_status("completed", timeout={"minutes": 1})
-    return [first.id, second.id]
+    return counted_v1, executions
 
 
 async def test_replay_never_starts_a_child_twice(fake_env: Env) -> None:
     assert fake_env.clock is not None
-    executions_of_counted.clear()
+    counted_v1, executions = _counted()
     await fake_env.start_worker(counted_v1, child_v1)
     handle = await counted_v1.start(fake_env.client)
     await until(handle, RunStatus.SLEEPING)
@@ -327,47 +331,56 @@ async def test_replay_never_starts_a_child_twice(fake_env: Env) -> None:
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
 
-    assert len(executions_of_counted) == 4
+    assert len(executions) == 4
     children = await fake_env.client.list_runs(workflow="child")
     assert len(children) == 2
     assert result.state is not None
     assert sorted(result.state.output) == sorted(run.id for run in children)
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     assert [(entry.address, entry.occurrence) for entry in history.children] == [
         (history.children[0].address, 0),
         (history.children[0].address, 1),
     ]
 
 
-hang: dict[str, Any] = {}
+@dataclass(frozen=True, slots=True)
+class Crashing:
+    """A fresh ``crashing@1.0.0``: it starts a child, then a task whose first execution sets ``started``
+    and never returns (its worker dies there); ``calls`` counts the task's executions."""
+
+    version: WorkflowVersion[Any, str]
+    started: asyncio.Event
+    calls: list[int]
 
 
-@task(name="hang-the-first-time")
-async def hang_the_first_time() -> str:
-    """The first call sets ``hang["started"]`` and never returns: the worker dies there."""
-    hang["calls"] += 1
-    if hang["calls"] == 1:
-        hang["started"].set()
-        await asyncio.Event().wait()
-    return "went through"
+def _crashing() -> Crashing:
+    started = asyncio.Event()
+    calls: list[int] = []
 
+    @task(name="hang-the-first-time")
+    async def hang_the_first_time() -> str:
+        calls.append(len(calls) + 1)
+        if len(calls) == 1:
+            started.set()
+            await asyncio.Event().wait()
+        return "went through"
 
-crashing = workflow(name="crashing")
+    @workflow(name="crashing").v("1.0.0")
+    async def crashing_v1(run: Any, input: Any) -> str:
+        kid = await child_v1.start_as_child(run, "only-once")
+        await hang_the_first_time.start(run)
+        return kid.id
 
-
-@crashing.v("1.0.0")
-async def crashing_v1(run: Any, input: Any) -> str:
-    kid = await child_v1.start_as_child(run, "only-once")
-    await hang_the_first_time.start(run)
-    return kid.id
+    return Crashing(crashing_v1, started, calls)
 
 
 async def test_a_parent_recovered_after_its_worker_died_does_not_start_its_child_again(fake_env: Env) -> None:
     assert fake_env.clock is not None
-    hang.update(calls=0, started=asyncio.Event())
+    crashing = _crashing()
+    crashing_v1 = crashing.version
     dying = await fake_env.start_worker(crashing_v1, graceful_shutdown_timeout_ms=1)
     handle = await crashing_v1.start(fake_env.client)
-    await asyncio.wait_for(hang["started"].wait(), 15)
+    await asyncio.wait_for(crashing.started.wait(), 15)
     children_before = await fake_env.client.list_runs(workflow="child")
     assert len(children_before) == 1
     await dying.stop()
@@ -379,8 +392,8 @@ async def test_a_parent_recovered_after_its_worker_died_does_not_start_its_child
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == children_before.runs[0].id
     assert len(await fake_env.client.list_runs(workflow="child")) == 1
-    assert hang["calls"] == 2
-    reasons = [step.reason for step in await fake_env.client.transport.get_timeline(handle.id)]
+    assert len(crashing.calls) == 2
+    reasons = [step.reason for step in await fake_env.client.get_timeline(handle.id)]
     assert "recovery" in reasons
 
 

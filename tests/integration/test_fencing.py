@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -26,13 +27,6 @@ from tests.conftest import Env
 from tests.integration.eventually import eventually
 
 CLAIM_TIMEOUT_MS = 90_000  # the server default, which the fixtures keep
-
-executions: Counter[str] = Counter()
-
-
-@pytest.fixture(autouse=True)
-def _forget_executions() -> None:
-    executions.clear()
 
 
 async def _noop(run: Any, input: Any) -> None:
@@ -107,7 +101,7 @@ async def test_a_task_write_under_a_stale_claim_is_rejected_and_nothing_is_store
     with pytest.raises(RevisionConflictError, match=stale.run.id):
         await fake_env.client.transport.record_task(_task_write(stale))
 
-    assert (await fake_env.client.transport.get_history(stale.run.id)).tasks == []
+    assert (await fake_env.client.get_history(stale.run.id)).tasks == []
 
 
 async def test_an_outcome_under_a_stale_claim_is_rejected_and_the_run_is_untouched(fake_env: Env) -> None:
@@ -160,39 +154,44 @@ async def test_a_task_recorded_twice_at_one_address_is_rejected(fake_env: Env) -
 
 # --- through workers ------------------------------------------------------------------------------------
 
-gates: dict[int, asyncio.Event] = {}
 
+@dataclass(frozen=True, slots=True)
+class TwoSteps:
+    """A fresh ``two-steps@1.0.0`` (``slow-step`` then ``last-step``), how often each task body ran, and the
+    gates its bodies wait at: ``gates[n]`` holds the n-th execution of ``slow-step``, ``gates[100 + n]``
+    the n-th of ``last-step``."""
 
-@task(name="slow-step")
-async def slow_step(input: Any) -> str:
-    executions["slow-step"] += 1
-    gate = gates.get(executions["slow-step"])
-    if gate is not None:
-        await gate.wait()
-    return "stepped"
-
-
-@task(name="last-step")
-async def last_step(input: Any) -> str:
-    executions["last-step"] += 1
-    gate = gates.get(100 + executions["last-step"])
-    if gate is not None:
-        await gate.wait()
-    return "last"
-
-
-two_steps = workflow(name="two-steps")
-
-
-@two_steps.v("1.0.0")
-async def two_steps_v1(run: Any, input: Any) -> list[str]:
-    return [await slow_step.start(run, None), await last_step.start(run, None)]
+    version: WorkflowVersion[Any, list[str]]
+    executions: Counter[str]
+    gates: dict[int, asyncio.Event]
 
 
 @pytest.fixture
-def _gates() -> dict[int, asyncio.Event]:
-    gates.clear()
-    return gates
+def two_steps() -> TwoSteps:
+    executions: Counter[str] = Counter()
+    gates: dict[int, asyncio.Event] = {}
+
+    @task(name="slow-step")
+    async def slow_step(input: Any) -> str:
+        executions["slow-step"] += 1
+        gate = gates.get(executions["slow-step"])
+        if gate is not None:
+            await gate.wait()
+        return "stepped"
+
+    @task(name="last-step")
+    async def last_step(input: Any) -> str:
+        executions["last-step"] += 1
+        gate = gates.get(100 + executions["last-step"])
+        if gate is not None:
+            await gate.wait()
+        return "last"
+
+    @workflow(name="two-steps").v("1.0.0")
+    async def two_steps_v1(run: Any, input: Any) -> list[str]:
+        return [await slow_step.start(run, None), await last_step.start(run, None)]
+
+    return TwoSteps(two_steps_v1, executions, gates)
 
 
 def _executions_of(run_id: str) -> int:
@@ -201,9 +200,10 @@ def _executions_of(run_id: str) -> int:
 
 
 async def test_a_worker_whose_claim_went_stale_cannot_record_and_another_worker_finishes(
-    fake_env: Env, _gates: dict[int, asyncio.Event]
+    fake_env: Env, two_steps: TwoSteps
 ) -> None:
-    first_attempt = _gates[1] = asyncio.Event()
+    two_steps_v1, executions = two_steps.version, two_steps.executions
+    first_attempt = two_steps.gates[1] = asyncio.Event()
     stuck = await fake_env.start_worker(two_steps_v1, max_concurrent_workflow_runs=1)
     handle = await two_steps_v1.start(fake_env.client, None)
     await eventually(lambda: executions["slow-step"] == 1, "the first attempt of slow-step started")
@@ -215,16 +215,17 @@ async def test_a_worker_whose_claim_went_stale_cannot_record_and_another_worker_
     await eventually(lambda: not stuck.active_run_ids, "the stale execution ended")
 
     assert result.state is not None and result.state.output == ["stepped", "last"]
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     assert [entry.name for entry in history.tasks] == ["slow-step", "last-step"]
     assert executions == Counter({"slow-step": 2, "last-step": 1})
 
 
 async def test_a_worker_that_reclaims_its_own_recovered_run_keeps_tracking_the_new_execution(
-    fake_env: Env, _gates: dict[int, asyncio.Event]
+    fake_env: Env, two_steps: TwoSteps
 ) -> None:
-    stale_attempt = _gates[1] = asyncio.Event()
-    new_execution_at_last_step = _gates[101] = asyncio.Event()
+    two_steps_v1, executions = two_steps.version, two_steps.executions
+    stale_attempt = two_steps.gates[1] = asyncio.Event()
+    new_execution_at_last_step = two_steps.gates[101] = asyncio.Event()
     worker_handle = await fake_env.start_worker(two_steps_v1, max_concurrent_workflow_runs=2)
     handle = await two_steps_v1.start(fake_env.client, None)
     await eventually(lambda: executions["slow-step"] == 1, "the first attempt of slow-step started")
@@ -244,30 +245,33 @@ async def test_a_worker_that_reclaims_its_own_recovered_run_keeps_tracking_the_n
 # --- a live worker keeps its claim ----------------------------------------------------------------------
 
 
-@task(name="long-step")
-async def long_step(input: Any) -> str:
-    executions["long-step"] += 1
-    await asyncio.sleep(input / 1000)  # the work itself, several claim timeouts long
-    return "long done"
+def _long_run() -> tuple[WorkflowVersion[int, str], Counter[str]]:
+    """A fresh ``long-run@1.0.0`` whose one task works for ``input`` ms; and how often the task body ran."""
+    executions: Counter[str] = Counter()
 
+    @task(name="long-step")
+    async def long_step(input: int) -> str:
+        executions["long-step"] += 1
+        await asyncio.sleep(input / 1000)  # the work itself, several claim timeouts long
+        return "long done"
 
-async def _long_run(run: Any, input: int) -> str:
-    return str(await long_step.start(run, input))
+    async def long_run_v1(run: Any, input: int) -> str:
+        return await long_step.start(run, input)
 
-
-long_run: WorkflowVersion = workflow(name="long-run").v("1.0.0", handler=_long_run)
+    return workflow(name="long-run").v("1.0.0", handler=long_run_v1), executions
 
 
 async def test_a_worker_that_refreshes_its_claim_keeps_its_run_past_the_claim_timeout(db_url: str) -> None:
     srv = server(db=database(db_url), opts={"claim_timeout_ms": 800, "poll_interval_ms": 50})
     runtime = await srv.runtime.start()
     c = client(server=srv)
+    long_run, executions = _long_run()
     options = {"claim_refresh_interval_ms": 100, "poll_interval_ms": 50}
     busy = await worker(workflows=[long_run], opts=options).start(c)
     try:
         handle = await long_run.start(c, 2_000)
         result = await handle.wait_for_status("completed", timeout={"seconds": 15})
-        timeline = [(step.to_status, step.reason) for step in await c.transport.get_timeline(handle.id)]
+        timeline = [(step.to_status, step.reason) for step in await c.get_timeline(handle.id)]
     finally:
         await busy.stop()
         await runtime.stop()

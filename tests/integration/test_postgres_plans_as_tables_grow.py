@@ -5,7 +5,8 @@ built with whatever statistics the tables had. This test lives the life that exp
 process: it runs the hot path on an empty database (every statement gets prepared, many switch to generic
 plans), grows the tables past 60,000 runs without ``ANALYZE``, and runs the hot path again while
 ``auto_explain`` hands every executed plan back to the test (as notices of the same connections). No plan may
-scan a core table, and no statement may touch more than a few hundred buffers: a plan that uses a
+scan a core table, and no statement may touch more than a few hundred buffers in every one of its executions
+(a cached plan is used every time; one execution may meet a page of dead rows): a plan that uses a
 namespace-led index to find one run by id reads every run of the namespace, thousands of buffers.
 """
 
@@ -95,12 +96,14 @@ def executed(monkeypatch: pytest.MonkeyPatch) -> ExecutedPlans:
 COUNTS = ("SELECT COUNT(*)", "COUNT(*) AS runs")
 
 
-def _problems(plan: dict[str, Any]) -> list[str]:
+def _buffers(plan: dict[str, Any]) -> int:
+    top = plan["Plan"]
+    return int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
+
+
+def _scans(plan: dict[str, Any]) -> list[str]:
     problems = []
     top = plan["Plan"]
-    buffers = int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
-    if buffers > MAX_BUFFERS and not any(count in plan.get("Query Text", "") for count in COUNTS):
-        problems.append(f"touched {buffers} buffers")
 
     def walk(node: dict[str, Any]) -> None:
         if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") in CORE_TABLES:
@@ -136,9 +139,18 @@ async def test_hot_statements_keep_index_plans_after_the_tables_grow_in_one_proc
     # The test only proves something if cached generic plans were in play.
     assert prepared, "no prepared statement used a generic plan: the test no longer exercises plan caching"
     assert len(executed.plans) > 50, "auto_explain reported too few plans"
-    failures = [
-        f"{', '.join(problems)}:\n    {plan.get('Query Text', '')[:300]}"
-        for plan in executed.plans
-        if (problems := _problems(plan)) and "FROM pg_" not in plan.get("Query Text", "")
+    fewest_buffers: dict[str, int] = {}
+    failures = []
+    for plan in executed.plans:
+        text = plan.get("Query Text", "")
+        if "FROM pg_" in text:
+            continue
+        failures += [f"{problem}:\n    {text[:300]}" for problem in _scans(plan)]
+        if not any(count in text for count in COUNTS):
+            fewest_buffers[text] = min(fewest_buffers.get(text, _buffers(plan)), _buffers(plan))
+    failures += [
+        f"touched {buffers} buffers or more each time:\n    {text[:300]}"
+        for text, buffers in fewest_buffers.items()
+        if buffers > MAX_BUFFERS
     ]
     assert failures == [], "\n".join(failures)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from aiki import InvalidTransitionError, RunStatus, task, workflow
+from aiki import InvalidTransitionError, RunStatus, WorkflowVersion, task, workflow
 from aiki.durations import MAX_SLEEP_MS
 from tests.conftest import Env
 from tests.integration.run_watch import sleeping_at, until
@@ -20,23 +20,24 @@ async def nap_v1(run: Any, input: Any) -> dict[str, Any]:
     return {"cancelled": result.cancelled}
 
 
-ticker = workflow(name="ticker")
-ticks_done: list[int] = []
+def _ticker() -> tuple[WorkflowVersion[Any, list[int]], list[int]]:
+    """A fresh ``ticker@1.0.0`` that sleeps then ticks, three times over one sleep name; and its ticks."""
+    ticks_done: list[int] = []
 
+    @task(name="tick")
+    async def tick(number: int) -> int:
+        ticks_done.append(number)
+        return number
 
-@task(name="tick")
-async def tick(number: int) -> int:
-    ticks_done.append(number)
-    return number
+    @workflow(name="ticker").v("1.0.0")
+    async def ticker_v1(run: Any, input: Any) -> list[int]:
+        numbers = []
+        for number in range(3):
+            await run.sleep("between-ticks", 1_000)
+            numbers.append(await tick.start(run, number))
+        return numbers
 
-
-@ticker.v("1.0.0")
-async def ticker_v1(run: Any, input: Any) -> list[int]:
-    numbers = []
-    for number in range(3):
-        await run.sleep("between-ticks", 1_000)
-        numbers.append(await tick.start(run, number))
-    return numbers
+    return ticker_v1, ticks_done
 
 
 async def test_a_sleeping_run_wakes_at_its_wake_time_and_not_before(fake_env: Env) -> None:
@@ -62,7 +63,7 @@ async def test_a_sleeping_run_wakes_at_its_wake_time_and_not_before(fake_env: En
 
 async def test_the_same_sleep_name_in_a_loop_sleeps_each_time(fake_env: Env) -> None:
     assert fake_env.clock is not None
-    ticks_done.clear()
+    ticker_v1, ticks_done = _ticker()
     await fake_env.start_worker(ticker_v1)
     handle = await ticker_v1.start(fake_env.client)
 
@@ -74,7 +75,7 @@ async def test_the_same_sleep_name_in_a_loop_sleeps_each_time(fake_env: Env) -> 
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == [0, 1, 2]
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     assert [(sleep.name, sleep.occurrence, sleep.status) for sleep in history.sleeps] == [
         ("between-ticks", 0, "completed"),
         ("between-ticks", 1, "completed"),
@@ -115,7 +116,7 @@ async def test_awake_ends_the_sleep_early_and_the_sleep_returns_cancelled(fake_e
     assert awoken.state.reason == "wakeup_early"
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == {"cancelled": True}
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     assert [sleep.status for sleep in history.sleeps] == ["cancelled"]
 
 
@@ -170,7 +171,7 @@ async def test_a_sleep_made_longer_in_code_while_the_run_sleeps_sleeps_only_the_
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == "after"
     assert executions == ["replay", "replay"]
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     assert [(sleep.occurrence, sleep.status, sleep.duration_ms) for sleep in history.sleeps] == [
         (0, "completed", 30_000)
     ]
@@ -236,7 +237,7 @@ async def test_a_sleep_of_an_invalid_duration_fails_the_run_with_a_clear_error(
     message = result.state.error["message"].lower()
     assert "sleep 'nap'" in message
     assert complaint in message
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     assert history.sleeps == []
 
 
@@ -258,7 +259,7 @@ async def test_cancelling_a_sleeping_run_cancels_its_sleep(fake_env: Env) -> Non
 
     assert cancelled.status is RunStatus.CANCELLED
     assert cancelled.state.reason == "no longer needed"
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     assert [sleep.status for sleep in history.sleeps] == ["cancelled"]
     # What is left is the end of its retention, not the sleep's wake-up.
     assert fake_env.clock is not None

@@ -18,6 +18,10 @@ class OrderIn(BaseModel):
     order_id: str
 
 
+async def _handler(run: Any, input: Any) -> None:
+    return None
+
+
 def test_a_version_defined_with_the_decorator_is_a_workflow_version() -> None:
     orders = workflow(name="orders")
 
@@ -63,16 +67,16 @@ def test_decorator_and_call_forms_take_the_same_keywords() -> None:
 
 def test_the_versions_of_a_workflow_are_kept_by_version_string() -> None:
     orders = workflow(name="orders")
-    first = orders.v("1.0.0", handler=lambda run, input: None)
-    second = orders.v("2.0.0", handler=lambda run, input: None)
+    first = orders.v("1.0.0", handler=_handler)
+    second = orders.v("2.0.0", handler=_handler)
     assert orders.versions == {"1.0.0": first, "2.0.0": second}
 
 
 def test_defining_a_version_twice_raises_naming_the_workflow_and_the_version() -> None:
     orders = workflow(name="orders")
-    orders.v("1.0.0", handler=lambda run, input: None)
+    orders.v("1.0.0", handler=_handler)
     with pytest.raises(ConfigurationError, match=r"'orders' already has version '1\.0\.0'"):
-        orders.v("1.0.0", handler=lambda run, input: None)
+        orders.v("1.0.0", handler=_handler)
 
 
 def test_defining_a_version_twice_with_the_decorator_raises_too() -> None:
@@ -92,7 +96,7 @@ def test_defining_a_version_twice_with_the_decorator_raises_too() -> None:
 def test_a_pending_decorator_is_refused_once_the_version_exists() -> None:
     orders = workflow(name="orders")
     pending = orders.v("1.0.0")
-    orders.v("1.0.0", handler=lambda run, input: None)
+    orders.v("1.0.0", handler=_handler)
     with pytest.raises(ConfigurationError, match="already has version"):
         pending(lambda run, input: None)
 
@@ -106,17 +110,17 @@ def test_a_bad_workflow_name_raises(name: Any) -> None:
 @pytest.mark.parametrize("version", ["", "1:0", 1])
 def test_a_bad_version_string_raises(version: Any) -> None:
     with pytest.raises(ConfigurationError, match="version of workflow 'orders'"):
-        workflow(name="orders").v(version, handler=lambda run, input: None)
+        workflow(name="orders").v(version, handler=_handler)
 
 
 def test_an_unknown_version_option_raises_listing_the_options() -> None:
     with pytest.raises(ConfigurationError, match=r"Unknown option\(s\) \['shards'\].*\['retry', 'shard'\]"):
-        workflow(name="orders").v("1.0.0", handler=lambda run, input: None, opts={"shards": ["eu"]})
+        workflow(name="orders").v("1.0.0", handler=_handler, opts={"shards": ["eu"]})
 
 
 def test_an_event_not_declared_with_event_raises() -> None:
     with pytest.raises(ConfigurationError, match=r"Event 'paid'.*event\(\.\.\.\)"):
-        workflow(name="orders").v("1.0.0", handler=lambda run, input: None, events={"paid": OrderIn})  # type: ignore[dict-item]
+        workflow(name="orders").v("1.0.0", handler=_handler, events={"paid": OrderIn})  # type: ignore[dict-item]
 
 
 def test_a_task_defined_with_the_decorator_is_a_task() -> None:
@@ -173,7 +177,10 @@ def test_handlers_without_parameters_are_counted_as_taking_none() -> None:
 
 
 def test_a_workflow_handler_taking_only_run_is_counted_as_taking_one() -> None:
-    assert workflow(name="w").v("1.0.0", handler=lambda run: None).parameter_count == 1
+    async def only_run(run: Any) -> None:
+        return None
+
+    assert workflow(name="w").v("1.0.0", handler=only_run).parameter_count == 1
 
 
 def test_optional_and_variadic_parameters_count_up_to_the_maximum() -> None:

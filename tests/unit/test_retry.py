@@ -70,7 +70,7 @@ def test_an_uncapped_exponential_delay_stops_growing_at_ten_years() -> None:
 
 
 def test_jittered_with_full_jitter_and_random_one_half_halves_the_delay() -> None:
-    # REFERENCE 3.3: jittered base 100 with random=0.5 gives 50, 100, 200.
+    # jitter_factor 1 with random() = 0.5 halves every delay: 100, 200, 400 become 50, 100, 200.
     options = {"type": "jittered", "max_attempts": 4, "base_delay_ms": 100, "jitter_factor": 1}
     assert _delays(parse_retry(options, "retry"), random_value=0.5) == [50, 100, 200, None]
 

@@ -1,4 +1,4 @@
-"""Start options: ``version.with_().opt(path, value)`` builds copies, checks every path of SPEC at once."""
+"""Start options: ``version.with_().opt(path, value)`` builds copies and checks every option path at once."""
 
 from __future__ import annotations
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from aiki.client.handle import WorkflowRunHandle
 from aiki.client.schedule_handle import ScheduleHandle
 from aiki.client.transport import Transport
+from aiki.clock import Clock, SystemClock
+from aiki.contract import StartRequest
 from aiki.contract.limits import check_limit
 from aiki.contract.listing import (
     Order,
@@ -18,26 +21,77 @@ from aiki.contract.listing import (
     build_filter,
     parse_order,
 )
-from aiki.contract.schedules import ScheduleInfo, ScheduleStatus
-from aiki.errors import ConfigurationError, InvalidOptionError
-from aiki.types import WorkflowRun
+from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
+from aiki.definitions.type_variables import OutputT
+from aiki.definitions.workflow_version import WorkflowVersion
+from aiki.errors import ConfigurationError, InvalidOptionError, NotFoundError
+from aiki.types import RunHistory, Transition, WorkflowRun
 
 if TYPE_CHECKING:
-    from aiki.server.server import Server
+    from aiki.client.embedded import Server
 
 
 class Client:
-    """Starts runs, gets handles, and carries workers' calls to the server."""
+    """Starts runs, gets handles, and carries workers' calls to the server.
 
-    def __init__(self, transport: Transport) -> None:
+    Args:
+        transport: how calls reach the server (embedded or HTTP).
+        clock: the clock of the server this client talks to, which workers using the client read; the
+            system clock unless the server runs in this process on another one (``client(server=srv)``
+            passes the server's).
+    """
+
+    def __init__(self, transport: Transport, *, clock: Clock | None = None) -> None:
         self.transport = transport
+        self.clock: Clock = clock if clock is not None else SystemClock()
 
     @property
     def namespace(self) -> str:
+        """The namespace every call of this client works in."""
         return self.transport.namespace
 
+    async def start_workflow(
+        self, version: WorkflowVersion[Any, OutputT], request: StartRequest
+    ) -> WorkflowRunHandle[OutputT]:
+        """Start a run as ``request`` says; what ``version.start(client, input)`` calls.
+
+        ``request`` comes from ``version.with_().request(input)`` (input validated and hashed); ``version``
+        gives the handle its events and output schema.
+        """
+        return WorkflowRunHandle(self, await self.transport.start_run(request), version)
+
+    async def get_run_handle(
+        self, version: WorkflowVersion[Any, OutputT], run_id: str
+    ) -> WorkflowRunHandle[OutputT]:
+        """The handle of run ``run_id`` of ``version``; what ``version.get_handle(client, run_id)`` calls.
+
+        Raises:
+            NotFoundError: there is no such run, or it is a run of another workflow or version.
+        """
+        run = await self.transport.get_run(run_id)
+        if run.name != version.name or run.version_id != version.version_id:
+            raise NotFoundError(
+                f"run of {version.label}",
+                run_id,
+                f"That run belongs to workflow {run.name!r} version {run.version_id!r}.",
+            )
+        return WorkflowRunHandle(self, run, version)
+
+    async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleHandle:
+        """Activate a schedule (idempotently); what ``schedule.activate(client, version, input)`` calls."""
+        return ScheduleHandle(self, await self.transport.activate_schedule(request))
+
     async def get_run(self, run_id: str) -> WorkflowRun:
+        """The run ``run_id`` as stored; ``NotFoundError`` if there is none."""
         return await self.transport.get_run(run_id)
+
+    async def get_timeline(self, run_id: str) -> list[Transition]:
+        """Every status change of run ``run_id``, oldest first (one row per revision)."""
+        return await self.transport.get_timeline(run_id)
+
+    async def get_history(self, run_id: str) -> RunHistory:
+        """What run ``run_id`` recorded: its tasks, sleeps, events, children and child waits."""
+        return await self.transport.get_history(run_id)
 
     async def list_runs(
         self,
@@ -114,6 +168,7 @@ class Client:
         return ScheduleHandle(self, await self.transport.get_schedule(schedule_id))
 
     async def close(self) -> None:
+        """Release the transport (the HTTP connections); an embedded server stays with its owner."""
         await self.transport.close()
 
     async def __aenter__(self) -> Client:
@@ -152,7 +207,9 @@ def client(
     if server is not None:
         from aiki.client.embedded import EmbeddedTransport
 
-        return Client(EmbeddedTransport(server, namespace or "default"))
+        transport = EmbeddedTransport(server, namespace or "default")
+        # Workers of an embedded client read the server's clock: a fake one in tests moves both.
+        return Client(transport, clock=transport.server.clock)
     from aiki.client.http import HttpTransport
 
     assert url is not None

@@ -11,7 +11,7 @@ from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, Sched
 from aiki.types import RunHistory, Transition, WorkflowRun
 
 if TYPE_CHECKING:
-    from aiki.server.server import Server
+    from aiki.server.server import Server as Server  # re-exported: client(server=...) is typed with it
 
 
 class EmbeddedTransport:

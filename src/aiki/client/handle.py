@@ -5,33 +5,50 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, cast
 
 from aiki.canonical_json import to_jsonable
+from aiki.definitions.event import EventDefinition
+from aiki.definitions.type_variables import OutputT
+from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.durations import Duration, to_milliseconds
 from aiki.errors import InvalidOptionError, NotFoundError
-from aiki.types import TERMINAL_STATUSES, RunState, RunStatus, WorkflowRun, parse_terminal_status
+from aiki.types import (
+    TERMINAL_STATUSES,
+    RunState,
+    RunStatus,
+    TerminalStatus,
+    WorkflowRun,
+    parse_terminal_status,
+)
 
 if TYPE_CHECKING:
     from aiki.client.client import Client
-    from aiki.definitions.event import EventDefinition
 
 
 @dataclass(frozen=True, slots=True)
-class WaitResult:
+class WaitResult(Generic[OutputT]):
     """What ``wait_for_status`` found.
+
+    ``output`` is the typed way to the result: ``(await handle.wait_for_status("completed")).output`` is an
+    ``OutputT`` (the handler's return type) when the run completed, parsed by the version's output schema
+    when it has one (a model instance for a pydantic model). ``state.output`` keeps the stored JSON value.
 
     Attributes:
         success: the run reached the requested status.
-        state: the run's state when the wait ended (``state.output`` holds the result).
+        state: the run's state when the wait ended (``None`` only for a child wait that timed out).
         cause: the terminal status reached instead, else ``None``.
         timeout: the timeout ran out first (then ``success`` is ``False``).
+        output: the run's output if it completed, else ``None``. Without an output schema it is the value
+            as stored, so a pydantic model returned by the handler comes back as a dict: give the version
+            ``schema={"output": Model}`` to get the model.
     """
 
     success: bool
     state: RunState | None
     cause: str | None = None
     timeout: bool = False
+    output: OutputT | None = None
 
 
 class EventSender:
@@ -108,18 +125,31 @@ class EventSenders:
         return EventSender(self._handle, name, self._definitions[name])
 
 
-class WorkflowRunHandle:
-    """Watch and steer one run. ``run`` is the record as last fetched."""
+class WorkflowRunHandle(Generic[OutputT]):
+    """Watch and steer one run. ``run`` is the record as last fetched.
+
+    Generic in the run's output: ``await order_v1.start(client, order)`` is a ``WorkflowRunHandle[Receipt]``
+    when ``order_v1``'s handler returns a ``Receipt``, and its ``wait_for_status`` gives a
+    ``WaitResult[Receipt]``.
+
+    Args:
+        client: the client that reads and steers the run.
+        run: the run record.
+        version: the run's workflow version, when known: its events can be sent by attribute
+            (``handle.events.paid``) and checked, and its output schema parses ``WaitResult.output``.
+    """
 
     def __init__(
-        self, client: Client, run: WorkflowRun, events: Mapping[str, EventDefinition] | None = None
+        self, client: Client, run: WorkflowRun, version: WorkflowVersion[Any, OutputT] | None = None
     ) -> None:
         self.client = client
         self.run = run
-        self.events = EventSenders(self, events)
+        self.version = version
+        self.events = EventSenders(self, None if version is None else version.events)
 
     @property
     def id(self) -> str:
+        """The run's id."""
         return self.run.id
 
     async def refresh(self) -> WorkflowRun:
@@ -127,7 +157,9 @@ class WorkflowRunHandle:
         self.run = await self.client.transport.get_run(self.run.id)
         return self.run
 
-    async def wait_for_status(self, status: str, timeout: Duration | None = None) -> WaitResult:
+    async def wait_for_status(
+        self, status: TerminalStatus | RunStatus, timeout: Duration | None = None
+    ) -> WaitResult[OutputT]:
         """Wait until the run is terminal. Returns at once if it already is.
 
         Args:
@@ -147,9 +179,44 @@ class WorkflowRunHandle:
                 run.id, run.revision, int(min(remaining_s, 30.0) * 1000), until_terminal=True
             )
             self.run = run
-        if run.status is wanted:
-            return WaitResult(success=True, state=run.state)
-        return WaitResult(success=False, state=run.state, cause=run.status.value)
+        return self._result(run.state, wanted)
+
+    async def wait_for_change(self, timeout: Duration = 30_000) -> WorkflowRun:
+        """Wait until the run moves on from ``handle.run`` (a new status or state) and return it.
+
+        Watches a run step by step without polling: ``while handle.run.status is not
+        RunStatus.AWAITING_EVENT: await handle.wait_for_change()``. Updates ``handle.run``.
+
+        Args:
+            timeout: how long to wait at most (a duration; 30 seconds by default). When it runs out, the
+                run is returned as it is then.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + to_milliseconds(timeout, "timeout") / 1000
+        known = self.run
+        run = known
+        while run.revision == known.revision:
+            remaining_ms = int((deadline - loop.time()) * 1000)
+            if remaining_ms <= 0:
+                break
+            run = await self.client.transport.wait_for_change(run.id, known.revision, remaining_ms)
+        self.run = run
+        return run
+
+    def _result(self, state: RunState, wanted: RunStatus) -> WaitResult[OutputT]:
+        """The result of a wait that ended with the run in ``state`` (a terminal one)."""
+        if state.status is not wanted:
+            return WaitResult(success=False, state=state, cause=state.status.value)
+        if state.status is not RunStatus.COMPLETED:
+            return WaitResult(success=True, state=state)
+        return WaitResult(success=True, state=state, output=self._parse_output(state.output))
+
+    def _parse_output(self, output: Any) -> OutputT:
+        """The stored output as the handler's type: parsed by the version's output schema, if any."""
+        validator = None if self.version is None else self.version.schema.output
+        parsed = output if validator is None else validator(output)
+        # The handler's return type is the promise: the schema parsed to it, or it is plain JSON already.
+        return cast(OutputT, parsed)
 
     async def cancel(self, reason: str | None = None) -> WorkflowRun:
         """Cancel the run (and its children that are still going)."""
@@ -175,6 +242,7 @@ class WorkflowRunHandle:
 
     @property
     def status(self) -> RunStatus:
+        """The run's status as last fetched."""
         return self.run.status
 
     def __repr__(self) -> str:

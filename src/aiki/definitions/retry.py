@@ -100,7 +100,8 @@ def parse_retry(value: Mapping[str, object] | RetryPolicy | None, what: str) -> 
     ``None`` means ``never``; a :class:`RetryPolicy` is checked the same way and returned normalised.
 
     Args:
-        value: the user's mapping (keys per type are listed in SPEC "Retries"), a policy, or ``None``.
+        value: the user's mapping (the keys of each type are those of :class:`RetryPolicy`), a policy, or
+            ``None``.
         what: names the option in errors, e.g. ``"retry of task 'charge'"``.
 
     Raises:

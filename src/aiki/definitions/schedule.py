@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiki.contract.recurrence import (
     DEFAULT_OVERLAP_POLICY,
@@ -16,15 +16,15 @@ from aiki.contract.recurrence import (
     parse_overlap_policy,
 )
 from aiki.contract.schedules import ActivateScheduleRequest
+from aiki.definitions.starting_client import ScheduleActivator, check_client
+from aiki.definitions.workflow_version import VersionStarter, WorkflowVersion
 from aiki.durations import Duration, to_milliseconds
 from aiki.errors import ConfigurationError, InvalidOptionError
 
-if TYPE_CHECKING:
-    from aiki.client.client import Client
-    from aiki.client.schedule_handle import ScheduleHandle
-    from aiki.definitions.workflow_version import VersionStarter, WorkflowVersion
-
 SCHEDULE_OPTION_PATHS = ("reference.id", "reference")
+
+#: the schedule handle type of the client a schedule is activated with
+ScheduleHandleT = TypeVar("ScheduleHandleT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +73,11 @@ class Schedule:
         )
 
     async def activate(
-        self, client: Client, workflow: WorkflowVersion | VersionStarter, input: Any = None
-    ) -> ScheduleHandle:
+        self,
+        client: ScheduleActivator[ScheduleHandleT],
+        workflow: WorkflowVersion[Any, Any] | VersionStarter[Any, Any],
+        input: Any = None,
+    ) -> ScheduleHandleT:
         """Run ``workflow`` with ``input`` at every occurrence; returns the schedule's handle.
 
         Idempotent: the same definition (workflow version, timing, overlap policy, input and run options)
@@ -86,17 +89,13 @@ class Schedule:
         with every run. ``reference`` and ``trigger`` options cannot be scheduled: the schedule names its
         runs and decides when they start.
         """
-        from aiki.client.schedule_handle import ScheduleHandle
-
-        request = self.activation_request(workflow, input)
-        return ScheduleHandle(client, await client.transport.activate_schedule(request))
+        check_client(client, "schedule.activate()")
+        return await client.activate_schedule(self.activation_request(workflow, input))
 
     def activation_request(
-        self, workflow: WorkflowVersion | VersionStarter, input: Any = None
+        self, workflow: WorkflowVersion[Any, Any] | VersionStarter[Any, Any], input: Any = None
     ) -> ActivateScheduleRequest:
         """What ``activate`` sends: the input validated against the version's schema, the run options."""
-        from aiki.definitions.workflow_version import VersionStarter, WorkflowVersion
-
         if isinstance(workflow, WorkflowVersion):
             workflow = workflow.with_()
         if not isinstance(workflow, VersionStarter):

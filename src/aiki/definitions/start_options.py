@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from aiki.contract.messages import ConflictPolicy
 from aiki.definitions.retry import RetryPolicy, parse_retry
 from aiki.durations import to_milliseconds
 from aiki.errors import InvalidOptionError
@@ -20,7 +21,7 @@ class StartOptions:
 
     shard: str | None = None
     reference_id: str | None = None
-    conflict_policy: str = "error"
+    conflict_policy: ConflictPolicy = "error"
     delay_ms: int | None = None
     at_ms: int | None = None
     retry: RetryPolicy | None = None

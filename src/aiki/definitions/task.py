@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, overload
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, overload
 
 from aiki.definitions.handler import count_parameters
 from aiki.definitions.retry import RetryPolicy, parse_retry
+from aiki.definitions.run_context import RunContext, outside_a_handler
 from aiki.definitions.schema import SchemaPair, parse_schema
+from aiki.definitions.type_variables import InputT, OutputT
 from aiki.errors import ConfigurationError
 
-if TYPE_CHECKING:
-    from aiki.execution.context import WorkflowRunContext
 
+class Task(Generic[InputT, OutputT]):
+    """A named step whose result is recorded; on replay it returns the recorded result.
 
-class Task:
-    """A named step whose result is recorded; on replay it returns the recorded result."""
+    ``Task[InputT, OutputT]`` is read from the handler: ``@task(name="charge")`` on
+    ``async def charge(input: ChargeIn) -> ChargeOut`` (or a plain ``def``) is a ``Task[ChargeIn, ChargeOut]``,
+    and ``await charge.start(run, charge_in)`` is a ``ChargeOut``. A handler without parameters gives
+    ``Task[Any, OutputT]``. A handler whose signature holds ``Any`` (``dict[str, Any]``, say) gives
+    ``Task[Any, Any]``: with ``Any`` in play, mypy cannot tell the plain ``def`` reading from the ``async def``
+    one, so it types the task as ``Any`` rather than guess.
+    """
 
     def __init__(
         self,
@@ -30,20 +37,71 @@ class Task:
         self.schema = schema
         self.parameter_count = count_parameters(handler, f"task {name!r}", 1)
 
-    async def start(self, run: WorkflowRunContext, input: Any = None) -> Any:
-        """Run the task inside a workflow handler (or return its recorded result on replay)."""
-        from aiki.execution.task_runner import run_task
+    @overload
+    async def start(self: Task[None, OutputT], run: RunContext) -> OutputT: ...
 
-        return await run_task(run, self, input)
+    @overload
+    async def start(self, run: RunContext, input: InputT) -> OutputT: ...
+
+    async def start(self, run: RunContext, input: Any = None) -> Any:
+        """Run the task inside a workflow handler (or return its recorded result on replay).
+
+        Args:
+            run: the ``run`` argument of the workflow handler.
+            input: the task's input (JSON, or a pydantic model); left out, the input is ``None``.
+        """
+        if not isinstance(run, RunContext):
+            raise outside_a_handler(f"task {self.name!r}", "start(run, input)", run)
+        return await run.run_task(self, input)
+
+    if not TYPE_CHECKING:
+        # Hidden from type checkers, which then report a direct call as an error of their own.
+
+        def __call__(self, *arguments: object, **keywords: object) -> NoReturn:
+            """A task is not called directly: its result must be recorded, so it runs through ``start``."""
+            raise TypeError(
+                f"Task {self.name!r} is not called directly: inside a workflow handler, write "
+                f"`await {_identifier(self)}.start(run, input)`, so that its result is recorded and replayed."
+            )
 
     def __repr__(self) -> str:
         return f"<Task {self.name!r}>"
+
+
+def _identifier(task: Task[Any, Any]) -> str:
+    """The name the user's code most likely uses for ``task``: its handler's name."""
+    name = getattr(task.handler, "__name__", "")
+    return name if name.isidentifier() else "task"
 
 
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or ":" in name:
         raise ConfigurationError(f"A task name must be a non-empty string without ':', got {name!r}.")
     return name
+
+
+class TaskDecorator:
+    """What ``task(name=...)`` returns without ``handler=``: applied to a function, it gives the task."""
+
+    def __init__(self, name: str, retry: RetryPolicy, schema: SchemaPair) -> None:
+        self._name = name
+        self._retry = retry
+        self._schema = schema
+
+    @overload
+    def __call__(self, handler: Callable[[InputT], Awaitable[OutputT]]) -> Task[InputT, OutputT]: ...
+
+    @overload
+    def __call__(self, handler: Callable[[], Awaitable[OutputT]]) -> Task[Any, OutputT]: ...
+
+    @overload
+    def __call__(self, handler: Callable[[InputT], OutputT]) -> Task[InputT, OutputT]: ...
+
+    @overload
+    def __call__(self, handler: Callable[[], OutputT]) -> Task[Any, OutputT]: ...
+
+    def __call__(self, handler: Callable[..., Any]) -> Task[Any, Any]:
+        return Task(self._name, handler, self._retry, self._schema)
 
 
 @overload
@@ -53,17 +111,47 @@ def task(
     handler: None = None,
     retry: Mapping[str, Any] | None = None,
     schema: Mapping[str, object] | None = None,
-) -> Callable[[Callable[..., Any]], Task]: ...
+) -> TaskDecorator: ...
 
 
 @overload
 def task(
     *,
     name: str,
-    handler: Callable[..., Any],
+    handler: Callable[[InputT], Awaitable[OutputT]],
     retry: Mapping[str, Any] | None = None,
     schema: Mapping[str, object] | None = None,
-) -> Task: ...
+) -> Task[InputT, OutputT]: ...
+
+
+@overload
+def task(
+    *,
+    name: str,
+    handler: Callable[[], Awaitable[OutputT]],
+    retry: Mapping[str, Any] | None = None,
+    schema: Mapping[str, object] | None = None,
+) -> Task[Any, OutputT]: ...
+
+
+@overload
+def task(
+    *,
+    name: str,
+    handler: Callable[[InputT], OutputT],
+    retry: Mapping[str, Any] | None = None,
+    schema: Mapping[str, object] | None = None,
+) -> Task[InputT, OutputT]: ...
+
+
+@overload
+def task(
+    *,
+    name: str,
+    handler: Callable[[], OutputT],
+    retry: Mapping[str, Any] | None = None,
+    schema: Mapping[str, object] | None = None,
+) -> Task[Any, OutputT]: ...
 
 
 def task(
@@ -72,7 +160,7 @@ def task(
     handler: Callable[..., Any] | None = None,
     retry: Mapping[str, Any] | None = None,
     schema: Mapping[str, object] | None = None,
-) -> Task | Callable[[Callable[..., Any]], Task]:
+) -> Task[Any, Any] | TaskDecorator:
     """Define a task, as a decorator (``@task(name=...)``) or a call (``task(name=..., handler=fn)``).
 
     Args:
@@ -81,14 +169,19 @@ def task(
         retry: ``{"type": "never" | "fixed" | "exponential" | "jittered", ...}`` (default never).
         schema: ``{"input": V, "output": V}``; V is a pydantic model, a TypeAdapter, or anything with
             ``parse``/``model_validate``, or a callable.
+
+    Example:
+        @task(name="send-email")
+        async def send_email(input: Email) -> Sent: ...
+
+        sent = await send_email.start(run, Email(to="a@b.c"))   # inside a workflow handler
     """
     checked_name = _check_name(name)
-    policy = parse_retry(retry, f"retry of task {checked_name!r}")
-    pair = parse_schema(schema, f"task {checked_name!r}")
-
-    def build(function: Callable[..., Any]) -> Task:
-        return Task(checked_name, function, policy, pair)
-
+    decorator = TaskDecorator(
+        checked_name,
+        parse_retry(retry, f"retry of task {checked_name!r}"),
+        parse_schema(schema, f"task {checked_name!r}"),
+    )
     if handler is None:
-        return build
-    return build(handler)
+        return decorator
+    return decorator(handler)

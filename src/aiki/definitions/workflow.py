@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, overload
 
 from aiki.definitions.event import EventDefinition
+from aiki.definitions.type_variables import InputT, OutputT
 from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.errors import ConfigurationError
 
@@ -17,18 +18,54 @@ class Workflow:
         if not isinstance(name, str) or not name.strip() or ":" in name:
             raise ConfigurationError(f"A workflow name must be a non-empty string without ':', got {name!r}.")
         self.name = name
-        self.versions: dict[str, WorkflowVersion] = {}
+        self.versions: dict[str, WorkflowVersion[Any, Any]] = {}
 
+    @overload
     def v(
         self,
         version: str,
-        handler: Callable[..., Any] | None = None,
+        handler: None = None,
         *,
         opts: Mapping[str, Any] | None = None,
         schema: Mapping[str, object] | None = None,
         events: Mapping[str, EventDefinition] | None = None,
-    ) -> Any:
+    ) -> VersionDecorator: ...
+
+    @overload
+    def v(
+        self,
+        version: str,
+        handler: Callable[[Any, InputT], Awaitable[OutputT]],
+        *,
+        opts: Mapping[str, Any] | None = None,
+        schema: Mapping[str, object] | None = None,
+        events: Mapping[str, EventDefinition] | None = None,
+    ) -> WorkflowVersion[InputT, OutputT]: ...
+
+    @overload
+    def v(
+        self,
+        version: str,
+        handler: Callable[[Any], Awaitable[OutputT]] | Callable[[], Awaitable[OutputT]],
+        *,
+        opts: Mapping[str, Any] | None = None,
+        schema: Mapping[str, object] | None = None,
+        events: Mapping[str, EventDefinition] | None = None,
+    ) -> WorkflowVersion[Any, OutputT]: ...
+
+    def v(
+        self,
+        version: str,
+        handler: Callable[..., Awaitable[Any]] | None = None,
+        *,
+        opts: Mapping[str, Any] | None = None,
+        schema: Mapping[str, object] | None = None,
+        events: Mapping[str, EventDefinition] | None = None,
+    ) -> WorkflowVersion[Any, Any] | VersionDecorator:
         """Define version ``version``: as a decorator (``@wf.v("1.0.0")``) or with ``handler=``.
+
+        The handler is an ``async def`` taking ``(run, input)``, ``(run)`` or nothing; the version is typed
+        by it: ``async def h(run, input: Order) -> Receipt`` gives ``WorkflowVersion[Order, Receipt]``.
 
         Args:
             opts: ``{"retry": {...}, "shard": "..."}``, the defaults of this version's runs.
@@ -44,20 +81,51 @@ class Workflow:
                 f"Workflow {self.name!r} already has version {version!r}. A version is defined once; "
                 f"publish changed code as a new version."
             )
-
-        def build(function: Callable[..., Any]) -> WorkflowVersion:
-            if version in self.versions:
-                raise ConfigurationError(f"Workflow {self.name!r} already has version {version!r}.")
-            created = WorkflowVersion(self.name, version, function, opts=opts, schema=schema, events=events)
-            self.versions[version] = created
-            return created
-
+        decorator = VersionDecorator(self, version, opts, schema, events)
         if handler is None:
-            return build
-        return build(handler)
+            return decorator
+        return decorator(handler)
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r} versions={sorted(self.versions)}>"
+
+
+class VersionDecorator:
+    """What ``wf.v(version)`` returns without a handler: applied to an ``async def``, it defines the version."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        version: str,
+        opts: Mapping[str, Any] | None,
+        schema: Mapping[str, object] | None,
+        events: Mapping[str, EventDefinition] | None,
+    ) -> None:
+        self._workflow = workflow
+        self._version = version
+        self._opts = opts
+        self._schema = schema
+        self._events = events
+
+    @overload
+    def __call__(
+        self, handler: Callable[[Any, InputT], Awaitable[OutputT]]
+    ) -> WorkflowVersion[InputT, OutputT]: ...
+
+    @overload
+    def __call__(
+        self, handler: Callable[[Any], Awaitable[OutputT]] | Callable[[], Awaitable[OutputT]]
+    ) -> WorkflowVersion[Any, OutputT]: ...
+
+    def __call__(self, handler: Callable[..., Awaitable[Any]]) -> WorkflowVersion[Any, Any]:
+        workflow, version = self._workflow, self._version
+        if version in workflow.versions:
+            raise ConfigurationError(f"Workflow {workflow.name!r} already has version {version!r}.")
+        created: WorkflowVersion[Any, Any] = WorkflowVersion(
+            workflow.name, version, handler, opts=self._opts, schema=self._schema, events=self._events
+        )
+        workflow.versions[version] = created
+        return created
 
 
 def workflow(name: str) -> Workflow:

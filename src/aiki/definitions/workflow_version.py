@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar, overload
 
 from aiki.canonical_json import hash_input, to_jsonable
 from aiki.contract import StartRequest
 from aiki.definitions.event import EventDefinition
 from aiki.definitions.handler import count_parameters
 from aiki.definitions.retry import RetryPolicy, parse_retry
+from aiki.definitions.run_context import RunContext, outside_a_handler
 from aiki.definitions.schema import parse_schema
 from aiki.definitions.start_options import StartOptions, apply_option
-from aiki.errors import ConfigurationError, InvalidOptionError, NotFoundError
-
-if TYPE_CHECKING:
-    from aiki.client.client import Client
-    from aiki.client.handle import WorkflowRunHandle
-    from aiki.client.transport import Transport
-    from aiki.execution.child_handle import ChildRunHandle
-    from aiki.execution.context import WorkflowRunContext
+from aiki.definitions.starting_client import RunHandleFinder, WorkflowStarter, check_client
+from aiki.definitions.type_variables import InputT, OutputT
+from aiki.errors import ConfigurationError, InvalidOptionError
 
 VERSION_OPTIONS = {"retry", "shard"}
 
+#: the handle type of whatever client or run context a run is started with
+HandleT = TypeVar("HandleT")
 
-class WorkflowVersion:
-    """``workflow(name).v(version)``: what a worker registers and what ``start`` creates runs of."""
+
+class WorkflowVersion(Generic[InputT, OutputT]):
+    """``workflow(name).v(version)``: what a worker registers and what ``start`` creates runs of.
+
+    ``WorkflowVersion[InputT, OutputT]`` is read from the handler ``async def h(run, input: InputT) ->
+    OutputT``; its handles are ``WorkflowRunHandle[OutputT]``.
+    """
 
     def __init__(
         self,
@@ -39,10 +44,11 @@ class WorkflowVersion:
     ) -> None:
         self.name = name
         self.version_id = version_id
-        self.handler = handler
         self.label = f"workflow {name!r} version {version_id!r}"
         self.parameter_count = count_parameters(handler, self.label, 2)
-        options = dict(opts or {})
+        _check_async(handler, self.label)
+        self.handler = handler
+        options = _mapping(opts, "opts", self.label, "{'retry': {...}, 'shard': 'eu'}")
         unknown = set(options) - VERSION_OPTIONS
         if unknown:
             raise ConfigurationError(
@@ -54,37 +60,43 @@ class WorkflowVersion:
             raise ConfigurationError(f"The shard of {self.label} must be a non-empty string, got {shard!r}.")
         self.shard: str | None = shard
         self.schema = parse_schema(schema, self.label)
-        self.events: dict[str, EventDefinition] = dict(events or {})
-        for event_name, definition in self.events.items():
-            if not isinstance(definition, EventDefinition):
-                raise ConfigurationError(
-                    f"Event {event_name!r} of {self.label} must be declared with event(...), got {definition!r}."
-                )
+        self.events: dict[str, EventDefinition] = _events(events, self.label)
 
-    def with_(self) -> VersionStarter:
+    def with_(self) -> VersionStarter[InputT, OutputT]:
         """An option builder: ``version.with_().opt("shard", "eu").start(client, input)``."""
         return VersionStarter(self, StartOptions())
 
-    async def start(self, client: Client, input: Any = None) -> WorkflowRunHandle:
-        """Start a run of this version; returns its handle."""
+    @overload
+    async def start(
+        self: WorkflowVersion[None, OutputT], client: WorkflowStarter[OutputT, HandleT]
+    ) -> HandleT: ...
+
+    @overload
+    async def start(self, client: WorkflowStarter[OutputT, HandleT], input: InputT) -> HandleT: ...
+
+    async def start(self, client: WorkflowStarter[Any, Any], input: Any = None) -> Any:
+        """Start a run of this version; returns its handle (a ``WorkflowRunHandle[OutputT]``)."""
         return await VersionStarter(self, StartOptions()).start(client, input)
 
-    async def start_as_child(self, run: WorkflowRunContext, input: Any = None) -> ChildRunHandle:
-        """Start a child run from inside a workflow handler (replays return the recorded child)."""
+    @overload
+    async def start_as_child(
+        self: WorkflowVersion[None, OutputT], run: RunContext[OutputT, HandleT]
+    ) -> HandleT: ...
+
+    @overload
+    async def start_as_child(self, run: RunContext[OutputT, HandleT], input: InputT) -> HandleT: ...
+
+    async def start_as_child(self, run: RunContext[Any, Any], input: Any = None) -> Any:
+        """Start a child run from inside a workflow handler (replays return the recorded child).
+
+        Returns a ``ChildRunHandle[OutputT]``, whose ``wait_for_status`` suspends the parent durably.
+        """
         return await VersionStarter(self, StartOptions()).start_as_child(run, input)
 
-    async def get_handle(self, client: Client, run_id: str) -> WorkflowRunHandle:
+    async def get_handle(self, client: RunHandleFinder[OutputT, HandleT], run_id: str) -> HandleT:
         """Reattach to an existing run of this version; ``NotFoundError`` if there is none."""
-        from aiki.client.handle import WorkflowRunHandle
-
-        run = await _transport_of(client, f"get_handle of {self.label}").get_run(run_id)
-        if run.name != self.name or run.version_id != self.version_id:
-            raise NotFoundError(
-                f"run of {self.label}",
-                run_id,
-                f"That run belongs to workflow {run.name!r} version {run.version_id!r}.",
-            )
-        return WorkflowRunHandle(client, run, self.events)
+        check_client(client, f"get_handle of {self.label}")
+        return await client.get_run_handle(self, run_id)
 
     def prepare_input(self, input: Any) -> tuple[Any, str]:
         """Validate ``input`` against the input schema; returns its JSON form and hash."""
@@ -103,14 +115,14 @@ class WorkflowVersion:
         return f"<WorkflowVersion {self.name}@{self.version_id}>"
 
 
-class VersionStarter:
+class VersionStarter(Generic[InputT, OutputT]):
     """A version with start options; ``opt`` returns a new starter and never changes its source."""
 
-    def __init__(self, version: WorkflowVersion, options: StartOptions) -> None:
+    def __init__(self, version: WorkflowVersion[InputT, OutputT], options: StartOptions) -> None:
         self.version = version
         self.options = options
 
-    def opt(self, path: str, value: Any) -> VersionStarter:
+    def opt(self, path: str, value: Any) -> VersionStarter[InputT, OutputT]:
         """Set ``shard``, ``reference.id``, ``reference``, ``trigger`` or ``retry``."""
         return VersionStarter(self.version, apply_option(self.options, path, value))
 
@@ -125,34 +137,83 @@ class VersionStarter:
             options=self.version.run_options(self.options),
             shard=self.options.shard or self.version.shard,
             reference_id=self.options.reference_id,
-            conflict_policy=self.options.conflict_policy,  # type: ignore[arg-type]
+            conflict_policy=self.options.conflict_policy,
             delay_ms=self.options.delay_ms,
             at_ms=self.options.at_ms,
         )
 
-    async def start(self, client: Client, input: Any = None) -> WorkflowRunHandle:
-        from aiki.client.handle import WorkflowRunHandle
+    @overload
+    async def start(
+        self: VersionStarter[None, OutputT], client: WorkflowStarter[OutputT, HandleT]
+    ) -> HandleT: ...
 
-        transport = _transport_of(client, f"start of {self.version.label}")
-        run = await transport.start_run(self.request(input))
-        return WorkflowRunHandle(client, run, self.version.events)
+    @overload
+    async def start(self, client: WorkflowStarter[OutputT, HandleT], input: InputT) -> HandleT: ...
 
-    async def start_as_child(self, run: WorkflowRunContext, input: Any = None) -> ChildRunHandle:
-        from aiki.execution.child_runner import start_child
+    async def start(self, client: WorkflowStarter[Any, Any], input: Any = None) -> Any:
+        """Start a run with these options; returns its handle (a ``WorkflowRunHandle[OutputT]``)."""
+        check_client(client, f"start of {self.version.label}")
+        return await client.start_workflow(self.version, self.request(input))
 
+    @overload
+    async def start_as_child(
+        self: VersionStarter[None, OutputT], run: RunContext[OutputT, HandleT]
+    ) -> HandleT: ...
+
+    @overload
+    async def start_as_child(self, run: RunContext[OutputT, HandleT], input: InputT) -> HandleT: ...
+
+    async def start_as_child(self, run: RunContext[Any, Any], input: Any = None) -> Any:
+        """Start a child run with these options from inside a workflow handler (see ``WorkflowVersion``)."""
+        if not isinstance(run, RunContext):
+            raise outside_a_handler(self.version.label, "start_as_child(run, input)", run)
         if self.options.delay_ms is not None or self.options.at_ms is not None:
             raise InvalidOptionError(
                 "A child workflow cannot have a 'trigger': it starts when its parent starts it."
             )
-        return await start_child(run, self, input)
+        return await run.start_child(self, input)
 
 
-def _transport_of(client: Client, call: str) -> Transport:
-    """The client's transport, or a clear error for something that is not a client (a server, say)."""
-    transport: Transport | None = getattr(client, "transport", None)
-    if transport is None:
+def _check_async(handler: Callable[..., Any], label: str) -> None:
+    """A workflow handler must be ``async def``: it awaits tasks, sleeps and events on the worker's loop."""
+    function = inspect.unwrap(handler)
+    # An instance of a class with an ``async def __call__`` is an async handler too.
+    if inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(type(function).__call__):
+        return
+    name = getattr(function, "__name__", "handler")
+    name = name if name.isidentifier() else "handler"
+    raise ConfigurationError(
+        f"The handler of {label} is a plain function; a workflow handler must be `async def`, e.g. "
+        f"`async def {name}(run, input): ...`. (Tasks may be plain `def`: they run in a thread.)"
+    )
+
+
+def _mapping(value: object, keyword: str, label: str, example: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{keyword}= of {label} must be a mapping such as {example}, got {value!r}.")
+    return value
+
+
+def _events(events: object, label: str) -> dict[str, EventDefinition]:
+    if events is None:
+        return {}
+    if not isinstance(events, Mapping):
+        # A list, or the set that ``events={"paid"}`` makes: show the mapping those names call for.
+        listed = sorted(events, key=str) if isinstance(events, set | frozenset) else events
+        listed = [listed] if isinstance(listed, str) else listed
+        names = [name for name in listed if isinstance(name, str)] if isinstance(listed, list | tuple) else []
+        example = ", ".join(f"{json.dumps(name)}: event()" for name in names or ["paid"])
         raise ConfigurationError(
-            f"The {call} takes a client, got {client!r}. Make one with aiki.client(server=srv) (embedded) "
-            f"or aiki.client(url=...) (HTTP)."
+            f"events= of {label} maps each event name to its definition: write events={{{example}}} "
+            f"(event(schema=Model) validates the payload); got {events!r}."
         )
-    return transport
+    checked: dict[str, EventDefinition] = {}
+    for event_name, definition in events.items():
+        if not isinstance(definition, EventDefinition):
+            raise ConfigurationError(
+                f"Event {event_name!r} of {label} must be declared with event(...), got {definition!r}."
+            )
+        checked[event_name] = definition
+    return checked

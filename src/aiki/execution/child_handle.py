@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from aiki.client.handle import WaitResult, WorkflowRunHandle
+from aiki.definitions.type_variables import OutputT
+from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.durations import Duration, to_milliseconds
-from aiki.errors import InvalidOptionError
-from aiki.execution.signals import Suspend
-from aiki.types import RunState, WorkflowRun, parse_terminal_status
+from aiki.errors import InvalidOptionError, SchemaValidationError
+from aiki.execution.signals import FailRun, Suspend
+from aiki.types import RunState, RunStatus, TerminalStatus, WorkflowRun, parse_terminal_status
 
 if TYPE_CHECKING:
-    from aiki.definitions.event import EventDefinition
     from aiki.execution.execution import Execution
 
 
-class ChildRunHandle(WorkflowRunHandle):
-    """A child run as seen from its parent's handler."""
+class ChildRunHandle(WorkflowRunHandle[OutputT]):
+    """A child run as seen from its parent's handler: ``await child_v1.start_as_child(run, input)``.
 
-    def __init__(self, execution: Execution, run: WorkflowRun, events: dict[str, EventDefinition]) -> None:
-        super().__init__(execution.client, run, events)
+    Generic in the child's output like any handle: ``wait_for_status`` gives a ``WaitResult[OutputT]``.
+    """
+
+    def __init__(
+        self, execution: Execution, run: WorkflowRun, version: WorkflowVersion[Any, OutputT]
+    ) -> None:
+        super().__init__(execution.client, run, version)
         self._execution = execution
 
-    async def wait_for_status(self, status: str, timeout: Duration | None = None) -> WaitResult:
+    async def wait_for_status(
+        self, status: TerminalStatus | RunStatus, timeout: Duration | None = None
+    ) -> WaitResult[OutputT]:
         """Suspend the parent until the child is terminal (or the timeout passes); replays return at once.
 
         ``success`` is ``True`` when the child reached ``status``; otherwise ``cause`` is the terminal
-        status it reached instead, or ``timeout`` is ``True``.
+        status it reached instead, or ``timeout`` is ``True``. The output is validated against the child
+        version's output schema, on replay too.
         """
         wanted = parse_terminal_status(status)
         execution = self._execution
@@ -45,21 +54,13 @@ class ChildRunHandle(WorkflowRunHandle):
             if wait.status == "timeout" or wait.child_state is None:
                 return WaitResult(success=False, state=None, cause=None, timeout=True)
             state = RunState.from_dict(wait.child_state)
-            if state.status is wanted:
-                output = state.output
-                child_version = execution.child_versions.get(self.run.id)
-                if child_version is not None and child_version.schema.output is not None:
-                    from aiki.errors import SchemaValidationError
-                    from aiki.execution.signals import FailRun
-
-                    try:
-                        output = child_version.schema.output(output)
-                    except SchemaValidationError as error:
-                        execution.closing = True
-                        raise FailRun(error) from error
-                    state = RunState.from_dict({**state.to_dict(), "output": output})
+            if state.status is not wanted:
+                return WaitResult(success=False, state=state, cause=state.status.value)
+            if state.status is not RunStatus.COMPLETED:
                 return WaitResult(success=True, state=state)
-            return WaitResult(success=False, state=state, cause=state.status.value)
+            output = self._recorded_output(state.output)
+            state = RunState.from_dict({**state.to_dict(), "output": output})
+            return WaitResult(success=True, state=state, output=output)
         execution.closing = True
         raise Suspend(
             kind="child_wait",
@@ -68,3 +69,23 @@ class ChildRunHandle(WorkflowRunHandle):
             index=index,
             timeout_ms=timeout_ms,
         )
+
+    def _recorded_output(self, output: Any) -> OutputT:
+        """The child's recorded output, parsed by its version's output schema; fails the parent if it no
+        longer fits (the schema changed under a run in flight, which no retry can mend)."""
+        version = self.version
+        if version is None or version.schema.output is None:
+            return cast(OutputT, output)
+        try:
+            return cast(OutputT, version.schema.output(output))
+        except SchemaValidationError as error:
+            execution = self._execution
+            execution.closing = True
+            recorded = SchemaValidationError(
+                f"recorded output of {version.label} (child run {self.run.id} of run {execution.run.id})",
+                f"{error.detail}. The child's output schema changed incompatibly since this run recorded that "
+                f"output; deploy the change as a new workflow version, and keep the old version deployed for "
+                f"runs in flight",
+                error.field,
+            )
+            raise FailRun(recorded) from error

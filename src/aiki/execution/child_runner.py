@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiki.contract import ParentLink
+from aiki.definitions.type_variables import OutputT
 from aiki.errors import (
-    ConfigurationError,
     NonDeterminismError,
     RevisionConflictError,
     SchemaValidationError,
@@ -18,18 +18,14 @@ from aiki.execution.signals import FailRun, StopExecution
 
 if TYPE_CHECKING:
     from aiki.definitions.workflow_version import VersionStarter
-    from aiki.execution.context import WorkflowRunContext
+    from aiki.execution.execution import Execution
 
 
-async def start_child(run: WorkflowRunContext, starter: VersionStarter, input: Any) -> ChildRunHandle:
+async def start_child(
+    execution: Execution, starter: VersionStarter[Any, OutputT], input: Any
+) -> ChildRunHandle[OutputT]:
     """Start (or, on replay, find) the child run; returns its handle."""
     version = starter.version
-    execution = getattr(run, "_execution", None)
-    if execution is None:
-        raise ConfigurationError(
-            f"{version.label}: start_as_child(run, input) works only inside a workflow handler, given the "
-            f"handler's run argument; got {run!r}. Outside a workflow, use start(client, input)."
-        )
     execution.check_open()
     try:
         request = starter.request(input)
@@ -61,5 +57,4 @@ async def start_child(run: WorkflowRunContext, starter: VersionStarter, input: A
             raise StopExecution() from conflict
         finally:
             execution.end_work(done)
-    execution.child_versions[child.id] = version
-    return ChildRunHandle(execution, child, version.events)
+    return ChildRunHandle(execution, child, version)

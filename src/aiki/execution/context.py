@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiki.definitions.task import Task
+from aiki.definitions.workflow_version import VersionStarter
 from aiki.durations import MAX_SLEEP_MS, Duration, to_milliseconds
 from aiki.errors import InvalidOptionError, NotFoundError, SchemaValidationError
+from aiki.execution.child_handle import ChildRunHandle
+from aiki.execution.child_runner import start_child
 from aiki.execution.signals import FailRun, Suspend
+from aiki.execution.task_runner import run_task
 
 if TYPE_CHECKING:
     from aiki.execution.execution import Execution
+
+TaskInputT = TypeVar("TaskInputT")
+TaskOutputT = TypeVar("TaskOutputT")
+ChildOutputT = TypeVar("ChildOutputT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +104,20 @@ class EventWaiters:
         return EventWaiter(self._execution, name)
 
 
+def _shown(value: object) -> str:
+    """``value`` as the user would write it: JSON-style for a mapping such as ``{"seconds": 1}``."""
+    try:
+        return json.dumps(value) if isinstance(value, dict) else repr(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 class WorkflowRunContext:
-    """The ``run`` argument of a workflow handler."""
+    """The ``run`` argument of a workflow handler.
+
+    Tasks and children are started with it (``await charge.start(run, input)``,
+    ``await child_v1.start_as_child(run, input)``), which call its ``run_task`` and ``start_child``.
+    """
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
@@ -112,15 +135,40 @@ class WorkflowRunContext:
         #: the object given to the worker as ``opts={"context": ...}`` (your database pool, clients...)
         self.context = execution.context
 
-    async def sleep(self, name: str, duration: Duration) -> SleepResult:
+    async def run_task(self, task: Task[TaskInputT, TaskOutputT], input: TaskInputT) -> TaskOutputT:
+        """Run ``task`` with ``input``, or return its recorded result on replay (``task.start`` calls this)."""
+        output: TaskOutputT = await run_task(self._execution, task, input)
+        return output
+
+    async def start_child(
+        self, starter: VersionStarter[Any, ChildOutputT], input: Any
+    ) -> ChildRunHandle[ChildOutputT]:
+        """Start a child run, or find it on replay (``version.start_as_child`` calls this)."""
+        return await start_child(self._execution, starter, input)
+
+    async def sleep(self, name: str, duration: Duration | None = None) -> SleepResult:
         """Sleep durably: the run holds no worker while it sleeps. Per-name queues; replays return at once.
 
-        A duration made longer in code while the run slept is honoured by sleeping only the difference.
+        ``await run.sleep("cool-down", {"minutes": 5})``: the name identifies the sleep in the run's
+        history, so both are required. A duration made longer in code while the run slept is honoured by
+        sleeping only the difference.
         """
         execution = self._execution
         execution.check_open()
+        if duration is None and isinstance(name, dict | int | float | timedelta):
+            raise InvalidOptionError(
+                f'run.sleep takes a name, then the duration: run.sleep("name", {_shown(name)}). The name '
+                f"identifies this sleep in the run's history."
+            )
         if not isinstance(name, str) or not name:
-            raise InvalidOptionError(f"run.sleep needs a non-empty name, got {name!r}.")
+            raise InvalidOptionError(
+                f'run.sleep needs a non-empty name first, e.g. run.sleep("cool-down", {{"seconds": 1}}); '
+                f"got {name!r}."
+            )
+        if duration is None:
+            raise InvalidOptionError(
+                f'run.sleep({name!r}) needs a duration too, e.g. run.sleep({name!r}, {{"seconds": 1}}).'
+            )
         duration_ms = to_milliseconds(duration, f"duration of sleep {name!r}")
         if duration_ms <= 0 or duration_ms > MAX_SLEEP_MS:
             raise InvalidOptionError(

@@ -32,7 +32,7 @@ class Execution:
     def __init__(
         self,
         claimed: ClaimedRun,
-        version: WorkflowVersion,
+        version: WorkflowVersion[Any, Any],
         client: Client,
         clock: Clock,
         settings: ExecutionSettings,
@@ -59,8 +59,6 @@ class Execution:
         self.sleep_cursor: dict[str, int] = defaultdict(int)
         self.event_cursor: dict[str, int] = defaultdict(int)
         self.child_wait_cursor: dict[tuple[str, str], int] = defaultdict(int)
-        #: the versions of the children this execution started or replayed (to validate their outputs)
-        self.child_versions: dict[str, WorkflowVersion] = {}
         self.in_flight: set[asyncio.Future[None]] = set()
         #: set once the execution is ending (suspension, failure, lost claim): no new task may start
         self.closing = False

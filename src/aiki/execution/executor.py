@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from aiki.canonical_json import to_jsonable
 from aiki.contract import RunOutcome
-from aiki.definitions.handler import call_handler
 from aiki.definitions.retry import parse_retry
 from aiki.errors import (
     InvalidTransitionError,
@@ -58,7 +59,12 @@ async def _run_handler(execution: Execution, run: WorkflowRunContext) -> dict[st
             except SchemaValidationError as error:
                 raise FailRun(error) from error
         arguments = (run, input)[: version.parameter_count]
-        result = await call_handler(version.handler, arguments)
+        # The handler is async (or a plain wrapper of an async one): calling it gives a coroutine to await.
+        result = version.handler(*arguments)
+        if inspect.isawaitable(result):
+            result = await result
+        if inspect.isawaitable(result):
+            raise FailRun(_returned_an_awaitable(result, version.label))
         if version.schema.output is not None:
             try:
                 result = version.schema.output(result)
@@ -77,6 +83,17 @@ async def _run_handler(execution: Execution, run: WorkflowRunContext) -> dict[st
         raise
     except Exception as error:
         return _after_error(execution, error)
+
+
+def _returned_an_awaitable(result: Awaitable[Any], label: str) -> TypeError:
+    """The error for a handler that returned something still to be awaited, e.g. ``return task.start(...)``."""
+    if inspect.iscoroutine(result):
+        # Never started, so never awaited: closing it spares a "never awaited" warning on top of this error.
+        result.close()
+    return TypeError(
+        f"The handler of {label} returned an un-awaited {type(result).__name__} instead of its result. "
+        f"`await` it: `return await charge.start(run, input)`, not `return charge.start(run, input)`."
+    )
 
 
 def _after_error(execution: Execution, error: Exception) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from aiki.canonical_json import hash_input, to_jsonable
 from aiki.contract import TaskWrite
 from aiki.definitions.handler import call_handler
 from aiki.errors import (
-    ConfigurationError,
     NonDeterminismError,
     RevisionConflictError,
     SchemaValidationError,
@@ -22,7 +21,6 @@ from aiki.types import TaskEntry
 
 if TYPE_CHECKING:
     from aiki.definitions.task import Task
-    from aiki.execution.context import WorkflowRunContext
     from aiki.execution.execution import Execution
 
 
@@ -31,14 +29,8 @@ def task_address(name: str, input: Any) -> str:
     return f"{name}:{hash_input(input)}"
 
 
-async def run_task(run: WorkflowRunContext, task: Task, raw_input: Any) -> Any:
+async def run_task(execution: Execution, task: Task[Any, Any], raw_input: Any) -> Any:
     """What ``task.start`` does: see the module docstring."""
-    execution: Execution | None = getattr(run, "_execution", None)
-    if execution is None:
-        raise ConfigurationError(
-            f"task {task.name!r}: start(run, input) works only inside a workflow handler, given the "
-            f"handler's run argument; got {run!r}."
-        )
     execution.check_open()
     what = f"input of task {task.name!r} in run {execution.run.id}"
     if task.schema.input is not None:
@@ -60,7 +52,9 @@ async def run_task(run: WorkflowRunContext, task: Task, raw_input: Any) -> Any:
     return await _execute(execution, task, raw_input, input, address, occurrence, first_attempt=1)
 
 
-async def _replay(execution: Execution, task: Task, raw_input: Any, input: Any, entry: TaskEntry) -> Any:
+async def _replay(
+    execution: Execution, task: Task[Any, Any], raw_input: Any, input: Any, entry: TaskEntry
+) -> Any:
     if entry.status == "completed":
         return _validated_output(execution, task, entry.output, replayed=True)
     if entry.status == "failed":
@@ -71,7 +65,7 @@ async def _replay(execution: Execution, task: Task, raw_input: Any, input: Any, 
     )
 
 
-def _validated_output(execution: Execution, task: Task, output: Any, *, replayed: bool) -> Any:
+def _validated_output(execution: Execution, task: Task[Any, Any], output: Any, *, replayed: bool) -> Any:
     if task.schema.output is None:
         return output
     try:
@@ -90,7 +84,7 @@ def _validated_output(execution: Execution, task: Task, output: Any, *, replayed
 
 async def _execute(
     execution: Execution,
-    task: Task,
+    task: Task[Any, Any],
     raw_input: Any,
     input: Any,
     address: str,
@@ -150,7 +144,7 @@ async def _execute(
 
 async def _record(
     execution: Execution,
-    task: Task,
+    task: Task[Any, Any],
     address: str,
     occurrence: int,
     input: Any,

@@ -9,18 +9,18 @@ import os
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiki.clock import Clock, SystemClock
+from aiki.client.client import Client
+from aiki.clock import Clock
 from aiki.contract import ClaimedRun, ClaimRequest
+from aiki.definitions.starting_client import not_a_client
+from aiki.definitions.workflow import Workflow
 from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.errors import ConfigurationError
 from aiki.execution.execution import Execution, ExecutionSettings
 from aiki.execution.executor import execute
 from aiki.ids import new_id
-
-if TYPE_CHECKING:
-    from aiki.client.client import Client
 
 logger = logging.getLogger("aiki.worker")
 
@@ -86,13 +86,9 @@ def parse_worker_options(opts: Mapping[str, Any] | None) -> WorkerSettings:
 class Worker:
     """A set of registered workflow versions and how to run them. ``await start(client)`` starts it."""
 
-    def __init__(self, workflows: Iterable[WorkflowVersion], settings: WorkerSettings) -> None:
-        self.registry: dict[tuple[str, str], WorkflowVersion] = {}
-        for version in workflows:
-            if not isinstance(version, WorkflowVersion):
-                raise ConfigurationError(
-                    f"worker(workflows=...) takes workflow versions (workflow(...).v(...)), got {version!r}."
-                )
+    def __init__(self, workflows: Iterable[WorkflowVersion[Any, Any]], settings: WorkerSettings) -> None:
+        self.registry: dict[tuple[str, str], WorkflowVersion[Any, Any]] = {}
+        for version in _versions(workflows):
             key = (version.name, version.version_id)
             if key in self.registry:
                 raise ConfigurationError(
@@ -102,16 +98,50 @@ class Worker:
         self.settings = settings
 
     async def start(self, client: Client, *, clock: Clock | None = None) -> WorkerHandle:
-        """Start claiming and executing runs in the background."""
-        handle = WorkerHandle(self, client, clock or _clock_of(client))
+        """Start claiming and executing runs in the background.
+
+        Args:
+            client: the client to claim runs through (``aiki.client(server=srv)`` or ``aiki.client(url=...)``).
+            clock: the clock to read; by default the client's (an embedded server's own clock).
+        """
+        if not isinstance(client, Client):
+            raise not_a_client("worker(...).start()", client)
+        handle = WorkerHandle(self, client, clock or client.clock)
         handle._begin()
         return handle
 
 
-def _clock_of(client: Client) -> Clock:
-    server = getattr(client.transport, "server", None)
-    clock = getattr(server, "clock", None)
-    return clock if clock is not None else SystemClock()
+def _versions(workflows: object) -> list[WorkflowVersion[Any, Any]]:
+    """``workflows`` as a list of versions, or an error that shows how to pass them."""
+    if isinstance(workflows, WorkflowVersion):
+        raise ConfigurationError(
+            f"worker(workflows=...) takes a list of workflow versions, got the single version {workflows!r}: "
+            f"write worker(workflows=[{_variable(workflows)}])."
+        )
+    if isinstance(workflows, Workflow):
+        raise ConfigurationError(
+            f"worker(workflows=...) takes workflow versions, got the workflow {workflows.name!r} itself: pass "
+            f"the versions to run, e.g. worker(workflows=[order_v1]) where order_v1 = "
+            f'workflow(name=...).v("1.0.0", ...).'
+        )
+    if isinstance(workflows, str | bytes | Mapping) or not isinstance(workflows, Iterable):
+        raise ConfigurationError(
+            f"worker(workflows=...) takes a list of workflow versions, e.g. worker(workflows=[order_v1]); "
+            f"got {workflows!r}."
+        )
+    versions = list(workflows)
+    for version in versions:
+        if not isinstance(version, WorkflowVersion):
+            raise ConfigurationError(
+                f"worker(workflows=...) takes workflow versions (workflow(...).v(...)), got {version!r}."
+            )
+    return versions
+
+
+def _variable(version: WorkflowVersion[Any, Any]) -> str:
+    """The name the user's code most likely has for ``version``: its handler's name."""
+    name = getattr(version.handler, "__name__", "")
+    return name if name.isidentifier() else "v1"
 
 
 class WorkerHandle:
@@ -272,7 +302,7 @@ class WorkerHandle:
         await self.stop()
 
 
-def worker(workflows: Iterable[WorkflowVersion], opts: Mapping[str, Any] | None = None) -> Worker:
+def worker(workflows: Iterable[WorkflowVersion[Any, Any]], opts: Mapping[str, Any] | None = None) -> Worker:
     """Create a worker for ``workflows``.
 
     Options: ``max_concurrent_workflow_runs`` (10), ``shards`` (None: unsharded runs only),

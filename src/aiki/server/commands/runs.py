@@ -169,8 +169,8 @@ class RunCommands:
                 raise InvalidTransitionError(
                     run.id,
                     run.status.value,
-                    "its status before the pause",
-                    "Only a paused run can be resumed.",
+                    "resumed",
+                    f"Only a paused run can be resumed; this one is {run.status.value}.",
                 )
             now_ms = self.core.clock.now_ms()
             if previous.status in (RunStatus.QUEUED, RunStatus.RUNNING):

@@ -1,58 +1,163 @@
-"""Every code sample of ``seed/workflows.md``, written as SPEC.md puts it in Python, run as a test."""
+"""The workflows a user describes in the product brief (order processing, onboarding versions, retries,
+schemas, shards, starting, pausing and cancelling), written in Python and run as tests."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from aiki import InvalidTransitionError, RunStatus, SchemaValidationError, task, workflow
+from aiki import InvalidTransitionError, RunStatus, SchemaValidationError, WorkflowVersion, task, workflow
 from tests.conftest import Env
 from tests.integration.run_watch import until
 
+
+class OrderIn(BaseModel):
+    order_id: str
+    items: list[str]
+
+
+class OrderOut(BaseModel):
+    success: bool
+    total: float
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """The workflow versions of one test, and what they did: ``executed`` lists task bodies
+    (``validate-order``, ``email:<user>``...) and retried attempts in order, ``failures_left`` says per order id
+    how many more attempts of ``retried-orders`` fail, ``received`` holds the inputs ``schema-orders``
+    received, ``steps_run`` the ``step`` bodies that ran."""
+
+    order_workflow_v1: WorkflowVersion[dict[str, Any], dict[str, Any]]
+    user_onboarding_v1: WorkflowVersion[dict[str, Any], None]
+    user_onboarding_v2: WorkflowVersion[dict[str, Any], None]
+    retried_orders_v1: WorkflowVersion[dict[str, Any], dict[str, Any]]
+    schema_orders_v1: WorkflowVersion[OrderIn, dict[str, Any]]
+    controlled_v1: WorkflowVersion[Any, list[int]]
+    executed: list[str]
+    failures_left: dict[str, int]
+    received: list[object]
+    steps_run: list[str]
+
+
+@pytest.fixture
+def samples() -> Samples:
+    executed: list[str] = []
+    failures_left: dict[str, int] = {}
+    received: list[object] = []
+    steps_run: list[str] = []
+
+    @task(name="validate-order")
+    async def validate_order(input: dict[str, Any]) -> dict[str, Any]:
+        executed.append("validate-order")
+        return {"order_id": input["order_id"], "valid": True}
+
+    @task(name="process-payment")
+    def process_payment(input: dict[str, Any]) -> dict[str, Any]:
+        executed.append("process-payment")
+        return {"paid": input["amount"]}
+
+    @workflow(name="order-processing").v("1.0.0")
+    async def order_workflow_v1(run: Any, input: dict[str, Any]) -> dict[str, Any]:
+        validation = await validate_order.start(run, input)
+        await process_payment.start(run, {"order_id": validation["order_id"], "amount": input["amount"]})
+        return {"success": True, "order_id": validation["order_id"]}
+
+    @task(name="send-welcome-email")
+    async def send_welcome_email(input: dict[str, Any]) -> None:
+        executed.append(f"email:{input['user_id']}")
+
+    @task(name="create-user-profile")
+    async def create_user_profile(input: dict[str, Any]) -> None:
+        executed.append(f"profile:{input['user_id']}")
+
+    user_onboarding = workflow(name="user-onboarding")
+
+    @user_onboarding.v("1.0.0")
+    async def user_onboarding_v1(run: Any, input: dict[str, Any]) -> None:
+        await send_welcome_email.start(run, {"user_id": input["user_id"]})
+
+    @user_onboarding.v("2.0.0")
+    async def user_onboarding_v2(run: Any, input: dict[str, Any]) -> None:
+        await send_welcome_email.start(run, {"user_id": input["user_id"]})
+        await create_user_profile.start(run, {"user_id": input["user_id"]})
+
+    @task(name="charge-card")
+    async def charge_card(input: dict[str, Any]) -> str:
+        return "charged"
+
+    retry = {"type": "exponential", "max_attempts": 3, "base_delay_ms": 5000}
+
+    @workflow(name="retried-orders").v("1.0.0", opts={"retry": retry})
+    async def retried_orders_v1(run: Any, input: dict[str, Any]) -> dict[str, Any]:
+        await charge_card.start(run, input)
+        executed.append(f"attempt {run.attempts}")
+        if failures_left.get(input["order_id"], 0) > 0:
+            failures_left[input["order_id"]] -= 1
+            raise ConnectionError("warehouse unreachable")
+        return {"order_id": input["order_id"], "attempts": run.attempts}
+
+    @workflow(name="schema-orders").v("1.0.0", schema={"input": OrderIn, "output": OrderOut})
+    async def schema_orders_v1(run: Any, input: OrderIn) -> dict[str, Any]:
+        received.append(input)
+        if input.order_id == "bad-output":
+            return {"success": "not quite", "total": "a lot"}
+        return {"success": True, "total": 100}
+
+    @task(name="step")
+    async def step(number: int) -> int:
+        steps_run.append(f"step {number}")
+        return number
+
+    @workflow(name="controlled").v("1.0.0")
+    async def controlled_v1(run: Any, input: Any) -> list[int]:
+        first = await step.start(run, 1)
+        await run.sleep("between", {"seconds": 30})
+        second = await step.start(run, 2)
+        return [first, second]
+
+    return Samples(
+        order_workflow_v1,
+        user_onboarding_v1,
+        user_onboarding_v2,
+        retried_orders_v1,
+        schema_orders_v1,
+        controlled_v1,
+        executed,
+        failures_left,
+        received,
+        steps_run,
+    )
+
+
+signup = workflow(name="signup")
+
+
+@signup.v("1.0.0")
+async def signup_v1(run: Any, input: dict[str, Any]) -> dict[str, Any]:
+    if input["email"] == "":
+        raise ValueError("email is required")
+    return {"welcomed": input["user_id"]}
+
+
 # --- "Defining a Workflow": order processing with validation and payment tasks ---------------------------
 
-executed: list[str] = []
 
-
-@task(name="validate-order")
-async def validate_order(input: dict[str, Any]) -> dict[str, Any]:
-    executed.append("validate-order")
-    return {"order_id": input["order_id"], "valid": True}
-
-
-@task(name="process-payment")
-def process_payment(input: dict[str, Any]) -> dict[str, Any]:
-    executed.append("process-payment")
-    return {"paid": input["amount"]}
-
-
-order_workflow = workflow(name="order-processing")
-
-
-@order_workflow.v("1.0.0")
-async def order_workflow_v1(run: Any, input: dict[str, Any]) -> dict[str, Any]:
-    validation = await validate_order.start(run, input)
-    await process_payment.start(run, {"order_id": validation["order_id"], "amount": input["amount"]})
-    return {"success": True, "order_id": validation["order_id"]}
-
-
-@pytest.fixture(autouse=True)
-def _forget_executions() -> None:
-    executed.clear()
-
-
-async def test_the_order_workflow_validates_then_pays_and_returns_its_output(env: Env) -> None:
-    await env.start_worker(order_workflow_v1)
-    handle = await order_workflow_v1.start(env.client, {"order_id": "123", "amount": 42.5})
+async def test_the_order_workflow_validates_then_pays_and_returns_its_output(
+    env: Env, samples: Samples
+) -> None:
+    await env.start_worker(samples.order_workflow_v1)
+    handle = await samples.order_workflow_v1.start(env.client, {"order_id": "123", "amount": 42.5})
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
 
     assert result.success and result.state is not None
     assert result.state.output == {"success": True, "order_id": "123"}
-    assert executed == ["validate-order", "process-payment"]
-    history = await env.client.transport.get_history(handle.id)
+    assert samples.executed == ["validate-order", "process-payment"]
+    history = await env.client.get_history(handle.id)
     assert [(entry.name, entry.status, entry.output) for entry in history.tasks] == [
         ("validate-order", "completed", {"order_id": "123", "valid": True}),
         ("process-payment", "completed", {"paid": 42.5}),
@@ -62,83 +167,40 @@ async def test_the_order_workflow_validates_then_pays_and_returns_its_output(env
 # --- "Workflow Versioning": 1.0.0 and 2.0.0 side by side ---------------------------------------------------
 
 
-@task(name="send-welcome-email")
-async def send_welcome_email(input: dict[str, Any]) -> None:
-    executed.append(f"email:{input['user_id']}")
-
-
-@task(name="create-user-profile")
-async def create_user_profile(input: dict[str, Any]) -> None:
-    executed.append(f"profile:{input['user_id']}")
-
-
-user_onboarding = workflow(name="user-onboarding")
-
-
-@user_onboarding.v("1.0.0")
-async def user_onboarding_v1(run: Any, input: dict[str, Any]) -> None:
-    await send_welcome_email.start(run, {"user_id": input["user_id"]})
-
-
-@user_onboarding.v("2.0.0")
-async def user_onboarding_v2(run: Any, input: dict[str, Any]) -> None:
-    await send_welcome_email.start(run, {"user_id": input["user_id"]})
-    await create_user_profile.start(run, {"user_id": input["user_id"]})
-
-
-async def test_two_versions_run_side_by_side_each_with_its_own_handler(env: Env) -> None:
-    await env.start_worker(user_onboarding_v1, user_onboarding_v2)
-    first = await user_onboarding_v1.start(env.client, {"user_id": "u1"})
-    second = await user_onboarding_v2.start(env.client, {"user_id": "u2"})
+async def test_two_versions_run_side_by_side_each_with_its_own_handler(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.user_onboarding_v1, samples.user_onboarding_v2)
+    first = await samples.user_onboarding_v1.start(env.client, {"user_id": "u1"})
+    second = await samples.user_onboarding_v2.start(env.client, {"user_id": "u2"})
 
     assert (await first.wait_for_status("completed", timeout={"seconds": 15})).success
     assert (await second.wait_for_status("completed", timeout={"seconds": 15})).success
 
-    assert sorted(executed) == ["email:u1", "email:u2", "profile:u2"]
+    assert sorted(samples.executed) == ["email:u1", "email:u2", "profile:u2"]
     assert (first.run.version_id, second.run.version_id) == ("1.0.0", "2.0.0")
 
 
-async def test_a_worker_never_runs_a_version_it_did_not_register(env: Env) -> None:
-    await env.start_worker(user_onboarding_v1)
-    newer = await user_onboarding_v2.start(env.client, {"user_id": "u2"})
-    older = await user_onboarding_v1.start(env.client, {"user_id": "u1"})
+async def test_a_worker_never_runs_a_version_it_did_not_register(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.user_onboarding_v1)
+    newer = await samples.user_onboarding_v2.start(env.client, {"user_id": "u2"})
+    older = await samples.user_onboarding_v1.start(env.client, {"user_id": "u1"})
 
     # The older run was queued after the newer one, so by the time it completes the worker has looked.
     assert (await older.wait_for_status("completed", timeout={"seconds": 15})).success
     assert (await newer.refresh()).status is RunStatus.QUEUED
-    assert executed == ["email:u1"]
+    assert samples.executed == ["email:u1"]
 
 
 # --- "Workflow Retry": exponential, max 3 attempts, base 5 s; awaiting_retry between attempts -------------
 
-flaky_failures_left: dict[str, int] = {}
-
-
-@task(name="charge-card")
-async def charge_card(input: dict[str, Any]) -> str:
-    return "charged"
-
-
-retried_orders = workflow(name="retried-orders")
-
-
-@retried_orders.v("1.0.0", opts={"retry": {"type": "exponential", "max_attempts": 3, "base_delay_ms": 5000}})
-async def retried_orders_v1(run: Any, input: dict[str, Any]) -> dict[str, Any]:
-    await charge_card.start(run, input)
-    executed.append(f"attempt {run.attempts}")
-    if flaky_failures_left.get(input["order_id"], 0) > 0:
-        flaky_failures_left[input["order_id"]] -= 1
-        raise ConnectionError("warehouse unreachable")
-    return {"order_id": input["order_id"], "attempts": run.attempts}
-
 
 async def test_a_failing_workflow_waits_in_awaiting_retry_then_completes_on_its_next_attempt(
     fake_env: Env,
+    samples: Samples,
 ) -> None:
     assert fake_env.clock is not None
-    flaky_failures_left["o1"] = 1
-    await fake_env.start_worker(retried_orders_v1)
-    handle = await retried_orders_v1.start(fake_env.client, {"order_id": "o1"})
+    samples.failures_left["o1"] = 1
+    await fake_env.start_worker(samples.retried_orders_v1)
+    handle = await samples.retried_orders_v1.start(fake_env.client, {"order_id": "o1"})
 
     parked = await until(handle, RunStatus.AWAITING_RETRY)
     assert parked.state.next_attempt_at_ms == fake_env.clock.now_ms() + 5000
@@ -153,19 +215,20 @@ async def test_a_failing_workflow_waits_in_awaiting_retry_then_completes_on_its_
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.success and result.state is not None
     assert result.state.output == {"order_id": "o1", "attempts": 2}
-    assert executed == ["attempt 1", "attempt 2"]
+    assert samples.executed == ["attempt 1", "attempt 2"]
     # The task completed in attempt 1 replays from the record in attempt 2.
-    history = await fake_env.client.transport.get_history(handle.id)
+    history = await fake_env.client.get_history(handle.id)
     assert [entry.name for entry in history.tasks] == ["charge-card"]
 
 
 async def test_a_workflow_that_keeps_failing_waits_5_then_10_seconds_then_fails_after_3_attempts(
     fake_env: Env,
+    samples: Samples,
 ) -> None:
     assert fake_env.clock is not None
-    flaky_failures_left["o2"] = 99
-    await fake_env.start_worker(retried_orders_v1)
-    handle = await retried_orders_v1.start(fake_env.client, {"order_id": "o2"})
+    samples.failures_left["o2"] = 99
+    await fake_env.start_worker(samples.retried_orders_v1)
+    handle = await samples.retried_orders_v1.start(fake_env.client, {"order_id": "o2"})
 
     for attempt, delay_ms in ((1, 5000), (2, 10_000)):
         parked = await until(
@@ -182,55 +245,36 @@ async def test_a_workflow_that_keeps_failing_waits_5_then_10_seconds_then_fails_
     assert result.state.error["type"] == "ConnectionError"
     assert result.state.error["message"] == "warehouse unreachable"
     assert "ConnectionError: warehouse unreachable" in result.state.error["traceback"]
-    assert executed == ["attempt 1", "attempt 2", "attempt 3"]
+    assert samples.executed == ["attempt 1", "attempt 2", "attempt 3"]
 
 
 # --- "Schema Validation": pydantic models in and out ------------------------------------------------------
 
 
-class OrderIn(BaseModel):
-    order_id: str
-    items: list[str]
-
-
-class OrderOut(BaseModel):
-    success: bool
-    total: float
-
-
-received: list[object] = []
-schema_orders = workflow(name="schema-orders")
-
-
-@schema_orders.v("1.0.0", schema={"input": OrderIn, "output": OrderOut})
-async def schema_orders_v1(run: Any, input: OrderIn) -> dict[str, Any]:
-    received.append(input)
-    if input.order_id == "bad-output":
-        return {"success": "not quite", "total": "a lot"}
-    return {"success": True, "total": 100}
-
-
-async def test_the_handler_receives_the_parsed_input_and_the_output_is_stored_as_json(env: Env) -> None:
-    received.clear()
-    await env.start_worker(schema_orders_v1)
-    handle = await schema_orders_v1.start(env.client, {"order_id": "o1", "items": ["a", "b"]})
+async def test_the_handler_receives_the_parsed_input_and_the_output_is_stored_as_json(
+    env: Env, samples: Samples
+) -> None:
+    await env.start_worker(samples.schema_orders_v1)
+    handle = await samples.schema_orders_v1.start(env.client, {"order_id": "o1", "items": ["a", "b"]})
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
 
     assert result.state is not None and result.state.output == {"success": True, "total": 100.0}
-    assert received == [OrderIn(order_id="o1", items=["a", "b"])]
+    assert samples.received == [OrderIn(order_id="o1", items=["a", "b"])]
 
 
-async def test_a_start_whose_input_breaks_the_schema_raises_and_creates_no_run(env: Env) -> None:
+async def test_a_start_whose_input_breaks_the_schema_raises_and_creates_no_run(
+    env: Env, samples: Samples
+) -> None:
     with pytest.raises(SchemaValidationError, match=r"input of workflow 'schema-orders'.*items") as caught:
-        await schema_orders_v1.start(env.client, {"order_id": "o1", "items": "not a list"})
+        await samples.schema_orders_v1.start(env.client, {"order_id": "o1", "items": "not a list"})
     assert caught.value.field == "items"
     assert (await env.client.list_runs()).runs == []
 
 
-async def test_an_output_that_breaks_the_schema_fails_the_run(env: Env) -> None:
-    await env.start_worker(schema_orders_v1)
-    handle = await schema_orders_v1.start(env.client, {"order_id": "bad-output", "items": []})
+async def test_an_output_that_breaks_the_schema_fails_the_run(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.schema_orders_v1)
+    handle = await samples.schema_orders_v1.start(env.client, {"order_id": "bad-output", "items": []})
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
 
@@ -243,24 +287,24 @@ async def test_an_output_that_breaks_the_schema_fails_the_run(env: Env) -> None:
 # --- "Sharding" ---------------------------------------------------------------------------------------------
 
 
-async def test_a_sharded_run_is_never_taken_by_a_worker_without_shards(env: Env) -> None:
-    await env.start_worker(order_workflow_v1)
+async def test_a_sharded_run_is_never_taken_by_a_worker_without_shards(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.order_workflow_v1)
     sharded = (
-        await order_workflow_v1.with_()
+        await samples.order_workflow_v1.with_()
         .opt("shard", "us-east")
         .start(env.client, {"order_id": "s", "amount": 1})
     )
-    plain = await order_workflow_v1.start(env.client, {"order_id": "p", "amount": 1})
+    plain = await samples.order_workflow_v1.start(env.client, {"order_id": "p", "amount": 1})
 
     assert (await plain.wait_for_status("completed", timeout={"seconds": 15})).success
     assert (await sharded.refresh()).status is RunStatus.QUEUED
     assert sharded.run.shard == "us-east"
 
 
-async def test_a_worker_listening_to_the_shard_takes_the_sharded_run(env: Env) -> None:
-    await env.start_worker(order_workflow_v1, shards=["us-east"])
+async def test_a_worker_listening_to_the_shard_takes_the_sharded_run(env: Env, samples: Samples) -> None:
+    await env.start_worker(samples.order_workflow_v1, shards=["us-east"])
     handle = (
-        await order_workflow_v1.with_()
+        await samples.order_workflow_v1.with_()
         .opt("shard", "us-east")
         .start(env.client, {"order_id": "s", "amount": 1})
     )
@@ -268,14 +312,18 @@ async def test_a_worker_listening_to_the_shard_takes_the_sharded_run(env: Env) -
     assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).success
 
 
-async def test_a_worker_with_shards_does_not_take_unsharded_or_other_shards_runs(env: Env) -> None:
-    await env.start_worker(order_workflow_v1, shards=["us-east"])
-    plain = await order_workflow_v1.start(env.client, {"order_id": "p", "amount": 1})
+async def test_a_worker_with_shards_does_not_take_unsharded_or_other_shards_runs(
+    env: Env, samples: Samples
+) -> None:
+    await env.start_worker(samples.order_workflow_v1, shards=["us-east"])
+    plain = await samples.order_workflow_v1.start(env.client, {"order_id": "p", "amount": 1})
     europe = (
-        await order_workflow_v1.with_().opt("shard", "eu").start(env.client, {"order_id": "e", "amount": 1})
+        await samples.order_workflow_v1.with_()
+        .opt("shard", "eu")
+        .start(env.client, {"order_id": "e", "amount": 1})
     )
     mine = (
-        await order_workflow_v1.with_()
+        await samples.order_workflow_v1.with_()
         .opt("shard", "us-east")
         .start(env.client, {"order_id": "m", "amount": 1})
     )
@@ -286,15 +334,6 @@ async def test_a_worker_with_shards_does_not_take_unsharded_or_other_shards_runs
 
 
 # --- "Starting Workflows" -----------------------------------------------------------------------------------
-
-signup = workflow(name="signup")
-
-
-@signup.v("1.0.0")
-async def signup_v1(run: Any, input: dict[str, Any]) -> dict[str, Any]:
-    if input["email"] == "":
-        raise ValueError("email is required")
-    return {"welcomed": input["user_id"]}
 
 
 async def test_the_handle_holds_the_new_run_and_waits_for_its_output(env: Env) -> None:
@@ -354,29 +393,13 @@ async def test_a_handle_got_again_by_id_returns_at_once_for_a_finished_run(env: 
 
 # --- "Controlling Workflow Execution": pause, resume, cancel ------------------------------------------------
 
-steps_run: list[str] = []
-controlled = workflow(name="controlled")
 
-
-@task(name="step")
-async def step(number: int) -> int:
-    steps_run.append(f"step {number}")
-    return number
-
-
-@controlled.v("1.0.0")
-async def controlled_v1(run: Any, input: Any) -> list[int]:
-    first = await step.start(run, 1)
-    await run.sleep("between", {"seconds": 30})
-    second = await step.start(run, 2)
-    return [first, second]
-
-
-async def test_a_paused_run_does_not_wake_and_resume_puts_it_back_where_it_was(fake_env: Env) -> None:
+async def test_a_paused_run_does_not_wake_and_resume_puts_it_back_where_it_was(
+    fake_env: Env, samples: Samples
+) -> None:
     assert fake_env.clock is not None
-    steps_run.clear()
-    await fake_env.start_worker(controlled_v1)
-    handle = await controlled_v1.start(fake_env.client, None)
+    await fake_env.start_worker(samples.controlled_v1)
+    handle = await samples.controlled_v1.start(fake_env.client, None)
     await until(handle, RunStatus.SLEEPING)
 
     paused = await handle.pause()
@@ -391,15 +414,14 @@ async def test_a_paused_run_does_not_wake_and_resume_puts_it_back_where_it_was(f
 
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.state is not None and result.state.output == [1, 2]
-    assert steps_run == ["step 1", "step 2"]
+    assert samples.steps_run == ["step 1", "step 2"]
 
 
-async def test_a_queued_run_paused_is_not_taken_until_resumed(env: Env) -> None:
-    steps_run.clear()
+async def test_a_queued_run_paused_is_not_taken_until_resumed(env: Env, samples: Samples) -> None:
     handle = await signup_v1.start(env.client, {"user_id": "1", "email": "a@b.c"})
     await handle.pause()
-    control = await order_workflow_v1.start(env.client, {"order_id": "c", "amount": 1})
-    await env.start_worker(signup_v1, order_workflow_v1)
+    control = await samples.order_workflow_v1.start(env.client, {"order_id": "c", "amount": 1})
+    await env.start_worker(signup_v1, samples.order_workflow_v1)
 
     assert (await control.wait_for_status("completed", timeout={"seconds": 15})).success
     assert (await handle.refresh()).status is RunStatus.PAUSED
@@ -408,10 +430,9 @@ async def test_a_queued_run_paused_is_not_taken_until_resumed(env: Env) -> None:
     assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).success
 
 
-async def test_cancel_ends_the_run_with_the_reason_given(fake_env: Env) -> None:
-    steps_run.clear()
-    await fake_env.start_worker(controlled_v1)
-    handle = await controlled_v1.start(fake_env.client, None)
+async def test_cancel_ends_the_run_with_the_reason_given(fake_env: Env, samples: Samples) -> None:
+    await fake_env.start_worker(samples.controlled_v1)
+    handle = await samples.controlled_v1.start(fake_env.client, None)
     await until(handle, RunStatus.SLEEPING)
 
     cancelled = await handle.cancel("User requested cancellation")
@@ -420,7 +441,7 @@ async def test_cancel_ends_the_run_with_the_reason_given(fake_env: Env) -> None:
     assert cancelled.state.reason == "User requested cancellation"
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert not result.success and result.cause == "cancelled"
-    assert steps_run == ["step 1"]
+    assert samples.steps_run == ["step 1"]
 
 
 async def test_a_cancelled_run_cannot_be_resumed(env: Env) -> None:
