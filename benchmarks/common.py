@@ -135,7 +135,7 @@ def parse_workload_args(description: str) -> argparse.Namespace:
     )
     parser.add_argument("--prefill-mode", default="fresh", choices=PREFILL_MODES)
     args = parser.parse_args()
-    args.workloads = [name.strip().upper() for name in args.workload.split(",") if name.strip()]
+    args.workloads = [name.strip() for name in args.workload.split(",") if name.strip()]
     allowed = GROWN_WORKLOADS if args.prefill_mode == "grown" else (*WORKLOADS, "floor")
     if not args.workloads or set(args.workloads) - set(allowed):
         parser.error(f"--workload {args.workload!r}: choose from {list(allowed)}")

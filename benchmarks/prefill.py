@@ -1,9 +1,10 @@
 """Bulk rows written with the plain driver, not through the engine: a history of finished runs (``--prefill``)
 and a backlog of queued runs (W5).
 
-A prefilled history of ``N`` runs looks like months of a busy server: 20 workflow names x 2 versions, 90%
+A prefilled history of ``N`` runs looks like a month of a busy server: 20 workflow names x 2 versions, 90%
 completed, 7% failed, 3% cancelled, created over the last 30 days (oldest first, ids in creation order as
-the engine makes them), each with its retention deadline (``due_at_ms`` = finished + 30 days), three
+the engine makes them), each with its retention deadline (``due_at_ms`` = finished + 30 days, moved past
+the prefill's own duration: see ``History.due_shift_ms``), three
 ``tasks`` rows, a five-row timeline in ``transitions`` (new, claimed, released by a worker that stopped,
 claimed again, finished), one ``sleeps`` row per 10 runs and one ``events`` row per 20 runs. Every table is
 filled by one ``INSERT ... SELECT`` over a generated series (PostgreSQL ``generate_series``, SQLite a
@@ -126,6 +127,7 @@ class History:
     def __init__(self, dialect: Dialect, runs: int, now_ms: int) -> None:
         self.d = dialect
         self.runs = runs
+        self.now_ms = now_ms
         self.start_ms = now_ms - HISTORY_MS
 
     # -- per-run values, as SQL expressions of i -------------------------------------------------------
@@ -176,7 +178,18 @@ class History:
             f"SELECT {select} FROM {self.d.series_from(count)}"
         )
 
-    def runs_insert(self) -> str:
+    def due_shift_ms(self) -> int:
+        """How far the retention deadlines move past ``updated_at_ms`` + 30 days.
+
+        With none, the runs whose retention ends while the prefill is still writing (a million runs take a
+        minute) would all be due at once when the engine starts, and their purges would come as one burst
+        that a server in steady state never sees. So the deadlines start after the prefill: the time already
+        spent (the runs are written last), plus a margin for the runs INSERT and the statistics (about 20 us
+        a run). From then on runs come due at the steady rate, ``runs`` per 30 days, and are purged.
+        """
+        return (now_ms() - self.now_ms) + 30_000 + self.runs // 50
+
+    def runs_insert(self, due_shift_ms: int = 0) -> str:
         i = "g"
         values = [
             self.run_id(i),
@@ -191,7 +204,7 @@ class History:
             *(["NULL"] * 5),  # shard, reference_id, parent_run_id, schedule_id, waiting_on
             str(TRANSITIONS_PER_RUN - 1),  # revision: one per status change after the first row
             "1",  # attempts
-            f"({self.updated(i)} + {RETENTION_MS})",  # due_at_ms: end of retention
+            f"({self.updated(i)} + {RETENTION_MS + due_shift_ms})",  # due_at_ms: end of retention
             "NULL",
             "NULL",
             self.created(i),
@@ -269,18 +282,19 @@ class History:
         ]
         return self.series_insert("events", EVENT_INSERT_COLUMNS, self.runs // EVENT_EVERY, ", ".join(values))
 
-    def inserts(self) -> dict[str, str]:
-        """One INSERT per table, runs first; a table with no rows at this size is left out (a series of
-        zero rows is not expressible as the recursive CTE)."""
-        statements = {
-            "runs": self.runs_insert(),
-            "tasks": self.tasks_insert(),
-            "transitions": self.transitions_insert(),
+    def inserts(self) -> dict[str, Callable[[], str]]:
+        """One INSERT per table, made when it is about to run: ``runs`` last, so that its retention
+        deadlines are placed after the time the others took (``due_shift_ms``). A table with no rows at
+        this size is left out (a series of zero rows is not expressible as the recursive CTE)."""
+        statements: dict[str, Callable[[], str]] = {
+            "tasks": self.tasks_insert,
+            "transitions": self.transitions_insert,
         }
         if self.runs >= SLEEP_EVERY:
-            statements["sleeps"] = self.sleeps_insert()
+            statements["sleeps"] = self.sleeps_insert
         if self.runs >= EVENT_EVERY:
-            statements["events"] = self.events_insert()
+            statements["events"] = self.events_insert
+        statements["runs"] = lambda: self.runs_insert(self.due_shift_ms())
         return statements
 
 
@@ -385,11 +399,13 @@ def sqlite_connect(path: str) -> sqlite3.Connection:
     return connection
 
 
-def sqlite_fill(connection: sqlite3.Connection, statements: dict[str, str], report: FillReport) -> None:
+def sqlite_fill(
+    connection: sqlite3.Connection, statements: dict[str, Callable[[], str]], report: FillReport
+) -> None:
     for table, sql in statements.items():
         started = time.perf_counter()
         connection.execute("BEGIN IMMEDIATE")
-        report.rows[table] = connection.execute(sql).rowcount
+        report.rows[table] = connection.execute(sql()).rowcount
         connection.execute("COMMIT")
         report.seconds[table] = round(time.perf_counter() - started, 2)
 
@@ -442,7 +458,7 @@ def prefill_postgres(url: str, runs: int) -> FillReport:
     with psycopg.connect(url, autocommit=True) as connection:
         for table, sql in History(POSTGRES, runs, now_ms()).inserts().items():
             table_started = time.perf_counter()
-            report.rows[table] = connection.execute(sql).rowcount  # type: ignore[arg-type]
+            report.rows[table] = connection.execute(sql()).rowcount  # type: ignore[arg-type]
             report.seconds[table] = round(time.perf_counter() - table_started, 2)
         analyzed = time.perf_counter()
         for table in TABLES:

@@ -100,7 +100,7 @@ def grown_table(document: dict[str, Any]) -> list[str]:
     return lines
 
 
-PREFILL_STEPS = ("runs", "tasks", "transitions", "sleeps", "events", "analyze")
+PREFILL_STEPS = ("tasks", "transitions", "sleeps", "events", "runs", "analyze")
 
 
 def describe_prefill(prefill: dict[str, Any]) -> str:
