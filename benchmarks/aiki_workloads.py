@@ -47,12 +47,14 @@ from workloads import (
     Driver,
     backlog_figures,
     mark,
+    run_w1,
     run_w2,
     run_workload,
 )
 
 DEFAULT_CONCURRENCY = 200
 GROWN_WARMUP_TASKS = 200  # grown mode: sequential tasks run on the empty database before anything is timed
+GROWN_WARMUP_RUNS = 400  # grown mode: then W1 runs started together, which open every pooled connection
 W5_WORKFLOW = ("bench-w5", "1.0.0")
 W5_DRAIN_TIMEOUT_S = 3600.0
 W5_COMMIT_WAIT_S = 60.0  # after the last body returned, how long its completion may take to commit
@@ -238,13 +240,16 @@ async def measure_grown(
     """Grown mode: per workload, the figures on the empty database and after the prefill, one process."""
     engine = Engine(aiki, args, result["config"])
     result["config"].append(
-        f"one process: {GROWN_WARMUP_TASKS}-task warm-up and the measurement on the empty database, then "
-        "the prefill with the engine running, then the measurement again"
+        f"one process: warm-up ({GROWN_WARMUP_TASKS} sequential tasks, {GROWN_WARMUP_RUNS} W1 runs) and the "
+        "measurement on the empty database, then the prefill with the engine running, then the measurement again"
     )
     async with engine.serving() as client, engine.working(client):
         driver = AikiDriver(engine.versions, client)
-        # Statements get prepared (psycopg, after 5 uses) and plans cached while every table is empty.
+        # Statements get prepared (psycopg, after 5 uses) and plans cached while every table is empty. The
+        # W1 burst opens the whole connection pool (each connection prepares its own statements), so that
+        # the empty-database figures do not pay for connections the grown ones find ready.
         await run_w2(driver, GROWN_WARMUP_TASKS)
+        await run_w1(driver, GROWN_WARMUP_RUNS)
         empty = {name: await run_workload(name, driver, args.reps, args.quick) for name in args.workloads}
         await prefill_now(args, result)
         grown = {name: await run_workload(name, driver, args.reps, args.quick) for name in args.workloads}

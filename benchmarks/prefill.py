@@ -7,9 +7,9 @@ the engine makes them), each with its retention deadline (``due_at_ms`` = finish
 the prefill's own duration: see ``History.due_shift_ms``), three
 ``tasks`` rows, a five-row timeline in ``transitions`` (new, claimed, released by a worker that stopped,
 claimed again, finished), one ``sleeps`` row per 10 runs and one ``events`` row per 20 runs. Every table is
-filled by one ``INSERT ... SELECT`` over a generated series (PostgreSQL ``generate_series``, SQLite a
-recursive CTE), so a million runs take about a minute instead of hours through the engine; then the
-statistics are refreshed, so the planner sees the grown tables.
+filled by one ``INSERT ... SELECT`` over a generated series (PostgreSQL ``generate_series``; SQLite a
+recursive CTE, in transactions of ``SQLITE_CHUNK_ROWS`` rows), so a million runs take under a minute instead
+of hours through the engine; then the statistics are refreshed, so the planner sees the grown tables.
 
 Every row is a pure function of its run's index ``i``, so child rows find their run's id without a join.
 Inserts name their columns: a later migration that adds a nullable column or an index leaves this working.
@@ -19,6 +19,7 @@ The schema must exist first (``create_schema``).
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,10 +96,10 @@ class FillReport:
 class Dialect:
     """The few expressions that differ between PostgreSQL and SQLite."""
 
-    #: ``WITH`` clause defining series ``s(g)`` = 0 .. count - 1 (empty on PostgreSQL)
-    series_with: Callable[[int], str]
+    #: ``WITH`` clause defining the series ``s(g)`` = first .. last - 1 (empty on PostgreSQL)
+    series_with: Callable[[int, int], str]
     #: the FROM item of that series
-    series_from: Callable[[int], str]
+    series_from: Callable[[int, int], str]
     #: 26-character run id from a millisecond and a sequence number, as ``aiki.ids.new_id`` spells them
     run_id: Callable[[str, str], str]
     #: 64 hex characters derived from an integer expression (stands for a sha256 hash)
@@ -106,19 +107,43 @@ class Dialect:
 
 
 POSTGRES = Dialect(
-    series_with=lambda count: "",
-    series_from=lambda count: f"generate_series(0::bigint, {count - 1}::bigint) AS s(g)",
+    series_with=lambda first, last: "",
+    series_from=lambda first, last: f"generate_series({first}::bigint, {last - 1}::bigint) AS s(g)",
     run_id=lambda ms, seq: f"(lpad(to_hex({ms}), 12, '0') || lpad(to_hex({seq}), 14, '0'))",
     hex64=lambda value: f"(md5(({value})::text) || md5((-({value}))::text))",
 )
 SQLITE = Dialect(
-    series_with=lambda count: (
-        f"WITH RECURSIVE s(g) AS (SELECT 0 UNION ALL SELECT g + 1 FROM s WHERE g < {count - 1}) "
+    series_with=lambda first, last: (
+        f"WITH RECURSIVE s(g) AS (SELECT {first} UNION ALL SELECT g + 1 FROM s WHERE g < {last - 1}) "
     ),
-    series_from=lambda count: "s",
+    series_from=lambda first, last: "s",
     run_id=lambda ms, seq: f"printf('%012x%014x', {ms}, {seq})",
     hex64=lambda value: f"printf('%032x%032x', {value}, ({value}) * 7919)",
 )
+
+
+@dataclass(frozen=True)
+class SeriesInsert:
+    """``INSERT INTO table (columns) SELECT <select> FROM`` the series ``g`` = 0 .. count - 1."""
+
+    table: str
+    columns: str
+    count: int
+    select: str
+
+    def sql(self, dialect: Dialect, first: int, last: int) -> str:
+        """The INSERT of rows ``first`` .. ``last - 1``."""
+        return (
+            f"INSERT INTO {self.table} ({self.columns}) {dialect.series_with(first, last)}"
+            f"SELECT {self.select} FROM {dialect.series_from(first, last)}"
+        )
+
+    def chunks(self, dialect: Dialect, rows: int | None) -> list[str]:
+        """The INSERTs of every row, ``rows`` at a time (all at once if None)."""
+        size = rows or self.count
+        return [
+            self.sql(dialect, first, min(first + size, self.count)) for first in range(0, self.count, size)
+        ]
 
 
 class History:
@@ -171,13 +196,6 @@ class History:
         return f"(CASE {index} {whens} END)"
 
     # -- one INSERT per table ---------------------------------------------------------------------------
-    def series_insert(self, table: str, columns: str, count: int, select: str) -> str:
-        """``INSERT INTO table (columns) SELECT <select> FROM`` the series 0 .. count - 1, as ``g``."""
-        return (
-            f"INSERT INTO {table} ({columns}) {self.d.series_with(count)}"
-            f"SELECT {select} FROM {self.d.series_from(count)}"
-        )
-
     def due_shift_ms(self) -> int:
         """How far the retention deadlines move past ``updated_at_ms`` + 30 days.
 
@@ -189,7 +207,7 @@ class History:
         """
         return (now_ms() - self.now_ms) + 30_000 + self.runs // 50
 
-    def runs_insert(self, due_shift_ms: int = 0) -> str:
+    def runs_insert(self, due_shift_ms: int = 0) -> SeriesInsert:
         i = "g"
         values = [
             self.run_id(i),
@@ -210,9 +228,9 @@ class History:
             self.created(i),
             self.updated(i),
         ]
-        return self.series_insert("runs", RUN_INSERT_COLUMNS, self.runs, ", ".join(values))
+        return SeriesInsert("runs", RUN_INSERT_COLUMNS, self.runs, ", ".join(values))
 
-    def tasks_insert(self) -> str:
+    def tasks_insert(self) -> SeriesInsert:
         i, k = f"(g / {TASKS_PER_RUN})", f"(g % {TASKS_PER_RUN})"
         failed = f"({k} = {TASKS_PER_RUN - 1} AND {self.status(i)} = 'failed')"
         name = f"('t' || ({k} + 1))"
@@ -231,9 +249,9 @@ class History:
             at,
             at,
         ]
-        return self.series_insert("tasks", TASK_INSERT_COLUMNS, self.runs * TASKS_PER_RUN, ", ".join(values))
+        return SeriesInsert("tasks", TASK_INSERT_COLUMNS, self.runs * TASKS_PER_RUN, ", ".join(values))
 
-    def transitions_insert(self) -> str:
+    def transitions_insert(self) -> SeriesInsert:
         """new -> claimed -> released (a worker stopped) -> claimed -> finished: five rows, revisions 0..4."""
         i, k = f"(g / {TRANSITIONS_PER_RUN})", f"(g % {TRANSITIONS_PER_RUN})"
         values = [
@@ -252,9 +270,9 @@ class History:
             f"({self.created(i)} + {k} * {self.duration(i)} / {TRANSITIONS_PER_RUN - 1})",
         ]
         count = self.runs * TRANSITIONS_PER_RUN
-        return self.series_insert("transitions", TRANSITION_INSERT_COLUMNS, count, ", ".join(values))
+        return SeriesInsert("transitions", TRANSITION_INSERT_COLUMNS, count, ", ".join(values))
 
-    def sleeps_insert(self) -> str:
+    def sleeps_insert(self) -> SeriesInsert:
         i = f"(g * {SLEEP_EVERY} + 3)"
         started = f"({self.created(i)} + {self.duration(i)} / 4)"
         length = f"({self.duration(i)} / 2)"
@@ -268,9 +286,9 @@ class History:
             f"({started} + {length})",
             f"({started} + {length})",
         ]
-        return self.series_insert("sleeps", SLEEP_INSERT_COLUMNS, self.runs // SLEEP_EVERY, ", ".join(values))
+        return SeriesInsert("sleeps", SLEEP_INSERT_COLUMNS, self.runs // SLEEP_EVERY, ", ".join(values))
 
-    def events_insert(self) -> str:
+    def events_insert(self) -> SeriesInsert:
         i = f"(g * {EVENT_EVERY} + 7)"
         values = [
             self.run_id(i),
@@ -280,13 +298,13 @@ class History:
             "NULL",
             f"({self.created(i)} + {self.duration(i)} / 2)",
         ]
-        return self.series_insert("events", EVENT_INSERT_COLUMNS, self.runs // EVENT_EVERY, ", ".join(values))
+        return SeriesInsert("events", EVENT_INSERT_COLUMNS, self.runs // EVENT_EVERY, ", ".join(values))
 
-    def inserts(self) -> dict[str, Callable[[], str]]:
-        """One INSERT per table, made when it is about to run: ``runs`` last, so that its retention
+    def inserts(self) -> dict[str, Callable[[], SeriesInsert]]:
+        """The INSERT of each table, made when it is about to run: ``runs`` last, so that its retention
         deadlines are placed after the time the others took (``due_shift_ms``). A table with no rows at
         this size is left out (a series of zero rows is not expressible as the recursive CTE)."""
-        statements: dict[str, Callable[[], str]] = {
+        statements: dict[str, Callable[[], SeriesInsert]] = {
             "tasks": self.tasks_insert,
             "transitions": self.transitions_insert,
         }
@@ -327,7 +345,7 @@ class Backlog:
     def created(self) -> str:
         return f"({self.start_ms} + g)"
 
-    def runs_insert(self) -> str:
+    def runs_insert(self) -> SeriesInsert:
         i = self.index()
         values = [
             self.d.run_id(self.created(), i),
@@ -348,10 +366,7 @@ class Backlog:
             self.created(),
             self.created(),
         ]
-        return (
-            f"INSERT INTO runs ({RUN_INSERT_COLUMNS}) {self.d.series_with(self.count)}"
-            f"SELECT {', '.join(values)} FROM {self.d.series_from(self.count)}"
-        )
+        return SeriesInsert("runs", RUN_INSERT_COLUMNS, self.count, ", ".join(values))
 
     def outcome_select(self) -> str:
         """``(status, updated_at_ms)`` of every run of this backlog (through ``runs_by_namespace``)."""
@@ -361,7 +376,7 @@ class Backlog:
             f"AND workflow_name = {lit(self.workflow)} AND input_hash = {lit(self.marker)}"
         )
 
-    def transitions_insert(self) -> str:
+    def transitions_insert(self) -> SeriesInsert:
         values = [
             self.d.run_id(self.created(), self.index()),
             "0",
@@ -372,10 +387,14 @@ class Backlog:
             lit(QUEUED_STATE_JSON),
             self.created(),
         ]
-        return (
-            f"INSERT INTO transitions ({TRANSITION_INSERT_COLUMNS}) {self.d.series_with(self.count)}"
-            f"SELECT {', '.join(values)} FROM {self.d.series_from(self.count)}"
-        )
+        return SeriesInsert("transitions", TRANSITION_INSERT_COLUMNS, self.count, ", ".join(values))
+
+    def inserts(self) -> dict[str, str]:
+        """The runs, then their first timeline rows: one INSERT each, to run in one transaction."""
+        return {
+            spec.table: spec.sql(self.d, 0, spec.count)
+            for spec in (self.runs_insert(), self.transitions_insert())
+        }
 
 
 async def create_schema(aiki: Any, url: str) -> None:
@@ -390,6 +409,11 @@ def now_ms() -> int:
 
 
 # -- SQLite ------------------------------------------------------------------------------------------------
+#: rows per SQLite transaction: each holds the file's write lock for well under a second, so an engine
+#: running on the same file (grown mode) is never locked out for long
+SQLITE_CHUNK_ROWS = 200_000
+
+
 def sqlite_connect(path: str) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None)
     # The engine may hold the file (grown mode): wait for its write lock rather than fail.
@@ -399,14 +423,30 @@ def sqlite_connect(path: str) -> sqlite3.Connection:
     return connection
 
 
+def checkpoint_wal(connection: sqlite3.Connection, attempts: int = 20) -> None:
+    """Fold the WAL back into the file, so the measurement does not start behind a gigabyte of WAL.
+
+    In grown mode the engine's own connection may be reading at that moment (the checkpoint then reports
+    busy): try again for a few seconds.
+    """
+    for _ in range(attempts):
+        busy, _frames, _done = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return
+        time.sleep(0.25)
+    print("prefill: the WAL could not be checkpointed (the engine kept reading)", file=sys.stderr)
+
+
 def sqlite_fill(
-    connection: sqlite3.Connection, statements: dict[str, Callable[[], str]], report: FillReport
+    connection: sqlite3.Connection, inserts: dict[str, Callable[[], SeriesInsert]], report: FillReport
 ) -> None:
-    for table, sql in statements.items():
+    for table, make in inserts.items():
         started = time.perf_counter()
-        connection.execute("BEGIN IMMEDIATE")
-        report.rows[table] = connection.execute(sql()).rowcount
-        connection.execute("COMMIT")
+        report.rows[table] = 0
+        for sql in make().chunks(SQLITE, SQLITE_CHUNK_ROWS):
+            connection.execute("BEGIN IMMEDIATE")
+            report.rows[table] += connection.execute(sql).rowcount
+            connection.execute("COMMIT")
         report.seconds[table] = round(time.perf_counter() - started, 2)
 
 
@@ -419,8 +459,7 @@ def prefill_sqlite(path: str, runs: int) -> FillReport:
         sqlite_fill(connection, History(SQLITE, runs, now_ms()).inserts(), report)
         analyzed = time.perf_counter()
         connection.execute("ANALYZE")
-        # Fold the WAL back into the file, so the measurement does not start behind a gigabyte of WAL.
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        checkpoint_wal(connection)
         report.seconds["analyze"] = round(time.perf_counter() - analyzed, 2)
     finally:
         connection.close()
@@ -435,8 +474,8 @@ def backlog_sqlite(path: str, backlog: Backlog) -> FillReport:
     connection = sqlite_connect(path)
     try:
         connection.execute("BEGIN IMMEDIATE")
-        report.rows["runs"] = connection.execute(backlog.runs_insert()).rowcount
-        report.rows["transitions"] = connection.execute(backlog.transitions_insert()).rowcount
+        for table, sql in backlog.inserts().items():
+            report.rows[table] = connection.execute(sql).rowcount
         connection.execute("COMMIT")
     finally:
         connection.close()
@@ -456,13 +495,14 @@ def prefill_postgres(url: str, runs: int) -> FillReport:
     report = FillReport(runs)
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as connection:
-        for table, sql in History(POSTGRES, runs, now_ms()).inserts().items():
+        for table, make in History(POSTGRES, runs, now_ms()).inserts().items():
             table_started = time.perf_counter()
-            report.rows[table] = connection.execute(sql()).rowcount  # type: ignore[arg-type]
+            spec = make()
+            report.rows[table] = connection.execute(spec.sql(POSTGRES, 0, spec.count)).rowcount
             report.seconds[table] = round(time.perf_counter() - table_started, 2)
         analyzed = time.perf_counter()
         for table in TABLES:
-            connection.execute(f"VACUUM (ANALYZE) {table}")  # type: ignore[arg-type]
+            connection.execute(f"VACUUM (ANALYZE) {table}")
         report.seconds["analyze"] = round(time.perf_counter() - analyzed, 2)
     report.total_s = round(time.perf_counter() - started, 2)
     return report
@@ -475,10 +515,8 @@ def backlog_postgres(url: str, backlog: Backlog) -> FillReport:
     report = FillReport(backlog.count)
     started = time.perf_counter()
     with psycopg.connect(url) as connection, connection.transaction():
-        report.rows["runs"] = connection.execute(backlog.runs_insert()).rowcount  # type: ignore[arg-type]
-        report.rows["transitions"] = connection.execute(
-            backlog.transitions_insert()  # type: ignore[arg-type]
-        ).rowcount
+        for table, sql in backlog.inserts().items():
+            report.rows[table] = connection.execute(sql).rowcount
     report.total_s = round(time.perf_counter() - started, 2)
     return report
 
@@ -496,7 +534,7 @@ def backlog_outcomes(backend: str, url: str, backlog: Backlog) -> list[tuple[str
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as pg:
-        return [(str(s), int(ms)) for s, ms in pg.execute(backlog.outcome_select())]  # type: ignore[arg-type]
+        return [(str(s), int(ms)) for s, ms in pg.execute(backlog.outcome_select())]
 
 
 # -- either backend ----------------------------------------------------------------------------------------
