@@ -14,12 +14,17 @@ import os
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-WORKLOADS = ("W1", "W2", "W3", "W4")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
 BACKENDS = ("sqlite", "postgres")
+#: the workloads ``--prefill-mode grown`` measures, before and after the database grows
+GROWN_WORKLOADS = ("W1", "W2", "W3")
+#: workloads only aiki runs: W5 queues its backlog with aiki's own schema
+AIKI_ONLY_WORKLOADS = ("W5",)
+PREFILL_MODES = ("fresh", "grown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +38,35 @@ class Sizes:
     w4_sleep_s: float
     floor_commits: int  # floor: single-row INSERT + COMMIT transactions
     warmup_runs: int  # runs (or tasks, for W2) done before timing, not measured
+    w5_runs: int  # W5: runs queued before the worker starts, then drained
 
 
 FULL = Sizes(
-    w1_runs=1000, w2_tasks=1000, w3_runs=200, w4_runs=500, w4_sleep_s=1.0, floor_commits=1000, warmup_runs=20
+    w1_runs=1000,
+    w2_tasks=1000,
+    w3_runs=200,
+    w4_runs=500,
+    w4_sleep_s=1.0,
+    floor_commits=1000,
+    warmup_runs=20,
+    w5_runs=100_000,
 )
 QUICK = Sizes(
-    w1_runs=100, w2_tasks=100, w3_runs=30, w4_runs=50, w4_sleep_s=1.0, floor_commits=200, warmup_runs=5
+    w1_runs=100,
+    w2_tasks=100,
+    w3_runs=30,
+    w4_runs=50,
+    w4_sleep_s=1.0,
+    floor_commits=200,
+    warmup_runs=5,
+    w5_runs=2_000,
 )
 W1_TASKS_PER_RUN = 3
 
 
-def sizes_for(quick: bool) -> Sizes:
-    return QUICK if quick else FULL
+def sizes_for(quick: bool, w5_runs: int | None = None) -> Sizes:
+    sizes = QUICK if quick else FULL
+    return replace(sizes, w5_runs=w5_runs) if w5_runs else sizes
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -84,13 +105,23 @@ METRICS: dict[str, list[tuple[str, str, str, str]]] = {
         ("lateness_p50_ms", "W4 timer lateness p50", "ms", "lower"),
         ("lateness_p95_ms", "W4 timer lateness p95", "ms", "lower"),
     ],
+    "W5": [
+        ("runs_per_s", "W5 backlog drain, overall", "runs/s", "higher"),
+        ("first_tenth_runs_per_s", "W5 backlog drain, first tenth", "runs/s", "higher"),
+        ("last_tenth_runs_per_s", "W5 backlog drain, last tenth", "runs/s", "higher"),
+        ("last_over_first", "W5 last tenth / first tenth", "x", "higher"),
+    ],
     "floor": [("us_per_commit", "floor INSERT+COMMIT", "us/commit", "lower")],
 }
 
 
 def parse_workload_args(description: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--workload", required=True, choices=[*WORKLOADS, "floor"])
+    parser.add_argument(
+        "--workload",
+        required=True,
+        help=f"one of {[*WORKLOADS, 'floor']}; with --prefill-mode grown, W1,W2,W3",
+    )
     parser.add_argument("--backend", required=True, choices=BACKENDS)
     parser.add_argument("--url", required=True, help="sqlite:////abs/path.db or postgresql://...")
     parser.add_argument("--reps", type=int, default=3)
@@ -98,20 +129,37 @@ def parse_workload_args(description: str) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="where to write the JSON result")
     parser.add_argument("--mode", default=None, help="system-specific variant (DBOS: async or sync)")
     parser.add_argument("--w4-rate", type=float, default=None, help="W4: start runs at this rate (runs/s)")
-    return parser.parse_args()
+    parser.add_argument("--w5-runs", type=int, default=None, help="W5: runs in the backlog")
+    parser.add_argument(
+        "--prefill", type=int, default=0, help="finished runs written before measuring (aiki)"
+    )
+    parser.add_argument("--prefill-mode", default="fresh", choices=PREFILL_MODES)
+    args = parser.parse_args()
+    args.workloads = [name.strip() for name in args.workload.split(",") if name.strip()]
+    allowed = GROWN_WORKLOADS if args.prefill_mode == "grown" else (*WORKLOADS, "floor")
+    if not args.workloads or set(args.workloads) - set(allowed):
+        parser.error(f"--workload {args.workload!r}: choose from {list(allowed)}")
+    if len(args.workloads) > 1 and args.prefill_mode != "grown":
+        parser.error("several workloads in one process only with --prefill-mode grown")
+    if args.prefill_mode == "grown" and args.prefill <= 0:
+        parser.error("--prefill-mode grown needs --prefill N")
+    args.workload = args.workloads[0]
+    return args
 
 
-def new_result(system: str, args: argparse.Namespace) -> dict[str, Any]:
-    sizes = sizes_for(args.quick)
+def new_result(system: str, args: argparse.Namespace, workload: str | None = None) -> dict[str, Any]:
+    sizes = sizes_for(args.quick, args.w5_runs)
     return {
         "system": system,
         "backend": args.backend,
-        "workload": args.workload,
+        "workload": workload or args.workload,
         "available": True,
         "error": None,
         "quick": args.quick,
         "reps": args.reps,
         "w4_rate": args.w4_rate,
+        "prefill": args.prefill,
+        "prefill_mode": args.prefill_mode,
         "sizes": {name: getattr(sizes, name) for name in Sizes.__dataclass_fields__},
         "config": [],
         "metrics": {},
@@ -120,13 +168,20 @@ def new_result(system: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def metric_summaries(workload: str, per_rep: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """The workload's figures (``METRICS``), each summarized over the repetitions."""
+    return {
+        key: summarize([rep[key] for rep in per_rep]) for key, _label, _unit, _better in METRICS[workload]
+    }
+
+
 def add_metrics(result: dict[str, Any], per_rep: Sequence[dict[str, float]]) -> None:
     """Fold a list of per-repetition figure dicts into ``result["metrics"]``."""
-    for key, _label, _unit, _better in METRICS[result["workload"]]:
-        result["metrics"][key] = summarize([rep[key] for rep in per_rep])
+    result["metrics"].update(metric_summaries(result["workload"], per_rep))
 
 
-def write_result(path: str, result: dict[str, Any]) -> None:
+def write_result(path: str, result: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """One result record, or a list of them (a process that measured several workloads)."""
     Path(path).write_text(json.dumps(result, indent=2, sort_keys=True))
 
 

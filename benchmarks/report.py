@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from common import BACKENDS, METRICS, WORKLOADS
+from common import BACKENDS, GROWN_WORKLOADS, METRICS, WORKLOADS
 
 
 def number(value: float) -> str:
@@ -79,6 +79,39 @@ def table(document: dict[str, Any]) -> list[str]:
     return lines
 
 
+def grown_table(document: dict[str, Any]) -> list[str]:
+    """``--prefill-mode grown``: each aiki figure on the empty database and after the prefill, same process."""
+    results = index_results(document)
+    lines = [
+        f"| backend | figure | unit | empty database | grown ({document['prefill']:,} runs) | grown/empty | better |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for backend in BACKENDS:
+        for workload in GROWN_WORKLOADS:
+            result = results.get(("aiki", backend, workload))
+            if result is None:
+                continue
+            empty = {"available": True, "metrics": result.get("extra", {}).get("empty", {})}
+            for key, label, unit, better in METRICS[workload]:
+                lines.append(
+                    f"| {backend} | {label} | {unit} | {cell(empty, key)} | {cell(result, key)} "
+                    f"| {ratio(median(result, key), median(empty, key))} | {better} |"
+                )
+    return lines
+
+
+PREFILL_STEPS = ("tasks", "transitions", "sleeps", "events", "runs", "analyze")
+
+
+def describe_prefill(prefill: dict[str, Any]) -> str:
+    """One line: how long the prefill took, per table, and the rows it wrote."""
+    seconds, rows = prefill.get("seconds", {}), prefill.get("rows", {})
+    # The results file sorts its keys: put the steps back in the order they ran.
+    steps = ", ".join(f"{name} {seconds[name]:.1f} s" for name in PREFILL_STEPS if name in seconds)
+    counts = ", ".join(f"{name} {rows[name]:,}" for name in PREFILL_STEPS if name in rows)
+    return f"prefill of {prefill['runs']:,} runs took {prefill['total_s']:.1f} s ({steps}); rows: {counts}"
+
+
 def notes(document: dict[str, Any]) -> list[str]:
     lines = []
     seen: set[tuple[str, str]] = set()
@@ -90,6 +123,22 @@ def notes(document: dict[str, Any]) -> list[str]:
             continue
         seen.add((system, backend))
         lines.append(f"- {system} on {backend}: " + "; ".join(result["config"]))
+    described: set[str] = set()
+    for result in document["results"]:
+        prefill = result.get("extra", {}).get("prefill")
+        # Grown mode writes one record per workload from one process: its prefill is told once.
+        if prefill and json.dumps(prefill, sort_keys=True) not in described:
+            described.add(json.dumps(prefill, sort_keys=True))
+            lines.append(f"- aiki {result['backend']} {result['workload']}: {describe_prefill(prefill)}")
+    for result in document["results"]:
+        if result["workload"] != "W5" or not result.get("extra", {}).get("per_rep"):
+            continue
+        for rep in result["extra"]["per_rep"]:
+            lines.append(
+                f"- W5 aiki on {result['backend']}: {rep['runs']:,} runs queued in {rep['queue_s']:.1f} s, "
+                f"first completion {rep['first_completion_ms']:.0f} ms after the worker started, "
+                f"drained in {rep['drain_s']:.1f} s"
+            )
     for result in document["results"]:
         if result["workload"] != "W4" or not result.get("extra", {}).get("per_rep"):
             continue
@@ -111,6 +160,14 @@ def load(document: dict[str, Any], key: str) -> str:
 
 def render(document: dict[str, Any]) -> str:
     machine = document.get("machine", {})
+    grown = document.get("prefill_mode") == "grown"
+    prefill = document.get("prefill") or 0
+    database = (
+        f"aiki measured on a database holding {prefill:,} finished runs "
+        f"({'grown in the same process after the empty-database figures' if grown else 'prefilled'})."
+        if prefill
+        else ""
+    )
     header = [
         f"aiki vs DBOS Transact, {document.get('created', '')}: "
         f"{machine.get('nproc')} CPUs, {machine.get('memory_gib')} GiB, Python {machine.get('python')}, "
@@ -118,10 +175,12 @@ def render(document: dict[str, Any]) -> str:
         f"{load(document, 'load_average_before')} / {load(document, 'load_average_after')}",
         f"Each cell: median of {document.get('reps')} repetitions (min-max). aiki/DBOS above 1 is better for "
         "aiki when higher is better, below 1 when lower is. W1 submits all runs at once; W4 "
-        + (f"starts its runs at {document['w4_rate']:g}/s." if document.get("w4_rate") else "too."),
+        + (f"starts its runs at {document['w4_rate']:g}/s." if document.get("w4_rate") else "too.")
+        + (f" {database}" if database else ""),
         "",
     ]
-    return "\n".join([*header, *table(document), "", *notes(document)])
+    body = grown_table(document) if grown else table(document)
+    return "\n".join([*header, *body, "", *notes(document)])
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The four workloads, written once against a small driver that each system implements.
+"""The four workloads W1-W4, written once against a small driver that each system implements.
 
 A driver starts a run of one of four workflow kinds and waits for its output:
 
@@ -11,6 +11,9 @@ A driver starts a run of one of four workflow kinds and waits for its output:
 
 The marks are first-write-wins (``setdefault``) so that a replaying engine, which runs the body again after
 the sleep, keeps the time the run first entered the sleep.
+
+W5 (a queued backlog, aiki only) lives in ``aiki_workloads.py``; :func:`backlog_figures` turns its completion
+times into figures.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 from common import W1_TASKS_PER_RUN, percentile, sizes_for
@@ -132,6 +136,32 @@ async def run_w4(
         "start_span_s": start_span_s,
         # How spread out the timers were: the window in which the runs entered their sleep.
         "sleep_start_span_s": max(SLEEP_AT[key] for key in keys) - min(SLEEP_AT[key] for key in keys),
+    }
+
+
+def backlog_figures(started_ms: int, finished_ms: Sequence[int]) -> dict[str, float]:
+    """W5: drain rates from the completion times (ms) of a backlog's runs, the worker started at ``started_ms``.
+
+    Overall: all runs over the time from the worker's start to the last completion. First and last tenth:
+    a tenth of the runs over the time their completions span (from the completion before them), so that
+    neither includes the worker's start-up; last / first below 1 means draining slowed down.
+    """
+    ordered = sorted(finished_ms)
+    count = len(ordered)
+    tenth = max(1, count // 10)
+    if count <= tenth:
+        raise ValueError(f"W5 needs more than {tenth} completions, got {count}")
+    first_ms = max(1, ordered[tenth] - ordered[0])
+    last_ms = max(1, ordered[-1] - ordered[-1 - tenth])
+    first, last = tenth / first_ms * 1e3, tenth / last_ms * 1e3
+    return {
+        "runs_per_s": count / max(1, ordered[-1] - started_ms) * 1e3,
+        "first_tenth_runs_per_s": first,
+        "last_tenth_runs_per_s": last,
+        "last_over_first": last / first,
+        "first_completion_ms": ordered[0] - started_ms,
+        "drain_s": (ordered[-1] - started_ms) / 1e3,
+        "runs": count,
     }
 
 
