@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from aiki import Client, FakeClock, Server, WorkflowVersion, client, database, server, worker
+from aiki import Client, FakeClock, RunStatus, Server, WorkflowVersion, client, database, server, worker
 from aiki.execution.worker import WorkerHandle
+from aiki.server.engine.state_machine import is_allowed
 
 #: Which backends the integration tests run on. CI runs all of them; a missing server fails, never skips.
 BACKENDS = [name for name in os.environ.get("AIKI_TEST_BACKENDS", "sqlite").split(",") if name]
@@ -48,6 +49,31 @@ class Env:
         for handle in self.workers:
             await handle.stop()
         await self.server.close()
+        await assert_every_transition_allowed(self.server.db.url)
+
+
+async def assert_every_transition_allowed(url: str) -> None:
+    """Every status change the test caused, on any path (fast one-statement paths included), is an edge of
+    the state machine with an allowed reason; a run begins queued or scheduled, for reason ``new``."""
+    db = database(url)
+    await db.open(migrate=False)
+    try:
+        async with db.read() as connection:
+            rows = await connection._fetch_all(
+                "SELECT DISTINCT from_status, to_status, reason FROM transitions"
+            )
+    finally:
+        await db.close()
+    wrong = []
+    for row in rows:
+        source, target, reason = row["from_status"], RunStatus(row["to_status"]), row["reason"]
+        if source is None:
+            allowed = target in (RunStatus.QUEUED, RunStatus.SCHEDULED) and reason == "new"
+        else:
+            allowed = is_allowed(RunStatus(source), target, reason)
+        if not allowed:
+            wrong.append((source, target.value, reason))
+    assert wrong == [], f"transitions the state machine does not allow: {wrong}"
 
 
 @pytest.fixture

@@ -46,10 +46,8 @@ class TransportEnv(Env):
         self.kind = kind
 
     async def close(self) -> None:
-        for handle in self.workers:
-            await handle.stop()
         await self.client.close()
-        await self.server.close()
+        await super().close()
 
 
 @pytest.fixture(params=TRANSPORTS)
