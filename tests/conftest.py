@@ -30,6 +30,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     raise ValueError(f"unknown backend {request.param!r}")
 
 
+YEAR_MS = 365 * 24 * 3600 * 1000
+
+
 class Env:
     """A server, its runtime, a client and the workers a test started; all stopped at teardown."""
 
@@ -48,8 +51,12 @@ class Env:
     async def close(self) -> None:
         for handle in self.workers:
             await handle.stop()
+        await self.close_client()
         await self.server.close()
         await assert_every_transition_allowed(self.server.db.url)
+
+    async def close_client(self) -> None:
+        """The embedded client holds nothing of its own."""
 
 
 async def assert_every_transition_allowed(url: str) -> None:
@@ -90,7 +97,11 @@ async def env(db_url: str) -> AsyncIterator[Env]:
 async def fake_env(db_url: str) -> AsyncIterator[Env]:
     """A server on a fake clock, runtime NOT started: drive timers with ``env.clock.advance`` + ``tick()``."""
     clock = FakeClock()
-    srv = server(db=database(db_url), clock=clock, opts={"poll_interval_ms": 200})
+    # These tests jump the clock by days; a queued run of theirs is not meant to stall meanwhile (the tests
+    # of stalled runs make their own server).
+    srv = server(
+        db=database(db_url), clock=clock, opts={"poll_interval_ms": 200, "stall_after_ms": 10 * YEAR_MS}
+    )
     environment = Env(srv, client(server=srv), clock)
     yield environment
     await environment.close()

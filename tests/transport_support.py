@@ -45,9 +45,8 @@ class TransportEnv(Env):
         super().__init__(srv, c, None)
         self.kind = kind
 
-    async def close(self) -> None:
+    async def close_client(self) -> None:
         await self.client.close()
-        await super().close()
 
 
 @pytest.fixture(params=TRANSPORTS)

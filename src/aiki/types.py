@@ -21,6 +21,9 @@ class RunStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: queued longer than the server's ``stall_after_ms`` without any worker claiming it (not terminal:
+    #: ``requeue`` puts it back in the queue)
+    STALLED = "stalled"
 
 
 TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})

@@ -22,11 +22,12 @@ import pytest
 
 from aiki import client, database, server
 from aiki.cli.main import main
+from aiki.store.migrations import migration_files
 from tests.conftest import BACKENDS
 from tests.e2e.cli_seed import greeting_v1, seed
 from tests.e2e.processes import REPOSITORY, AikiProcess, clean_environment, start_aiki, start_server
 
-MIGRATIONS = "0001_initial.sql, 0002_schedules.sql, 0003_indexes_for_scale.sql"
+MIGRATIONS = ", ".join(name for _number, name, _sql in migration_files("sqlite"))
 RUN_COLUMNS = ["ID", "WORKFLOW", "VERSION", "STATUS", "ATTEMPTS", "CREATED", "UPDATED"]
 PATIENCE = {"seconds": 20}
 

@@ -36,6 +36,7 @@ async def _pause(env: Env, handle: WorkflowRunHandle, status: RunStatus) -> None
     paused = await handle.pause()
     assert paused.status is RunStatus.PAUSED
     assert paused.state.previous is not None and paused.state.previous.status is status
+    # A paused run has no deadline (no other run of these tests has one either).
     assert await env.server.runtime.next_deadline() is None
 
 

@@ -134,6 +134,7 @@ async def from_outside(client: Client) -> None:
     sharded = await order_v1.with_().opt("shard", "eu").start(client, Order(order_id="o-2", amount=1))
     assert_type(sharded, WorkflowRunHandle[Receipt])
     assert_type(await order_v1.get_handle(client, handle.id), WorkflowRunHandle[Receipt])
+    assert_type(await order_v1.get_handle_by_reference_id(client, "o-1"), WorkflowRunHandle[Receipt])
     assert_type(await ping_v1.start(client), WorkflowRunHandle[str])
 
     daily = schedule(type="cron", expression="0 9 * * *", timezone="UTC")

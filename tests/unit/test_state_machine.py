@@ -1,5 +1,5 @@
 """The run state machine, walked exhaustively: every (from, to, reason) triple is allowed or refused as the
-table below (written independently of the code, from SPEC.md and REFERENCE.md's decisions) says."""
+table below (written independently of the code, from the rules docs/runs-and-handles.md states) says."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ EXPECTED: dict[tuple[S, S], frozenset[str] | None] = {
     # a delayed start comes due; "new" for a start whose time has come when it is created
     (S.SCHEDULED, S.QUEUED): frozenset({"due", "new"}),
     (S.QUEUED, S.RUNNING): frozenset({"claimed"}),
+    # queued longer than the server's stall_after_ms with no worker claiming it; requeue puts it back
+    (S.QUEUED, S.STALLED): frozenset({"undeliverable"}),
+    (S.STALLED, S.QUEUED): frozenset({"requeue"}),
     # a lost claim is recovered, or a stopping worker hands back a run it had not started
     (S.RUNNING, S.QUEUED): frozenset({"recovery", "released"}),
     (S.RUNNING, S.SLEEPING): ANY,
@@ -35,7 +38,7 @@ EXPECTED: dict[tuple[S, S], frozenset[str] | None] = {
     (S.AWAITING_CHILD_WORKFLOW, S.QUEUED): frozenset({"child_workflow", "child_workflow_wait_timeout"}),
     # resume puts a paused run back where it was (queued and running both go back to the queue)
     **{(S.PAUSED, target): frozenset({"resumption"}) for target in (S.SCHEDULED, S.QUEUED, *WAITING)},
-    # pause: from scheduled, queued, running and every waiting status (REFERENCE decisions)
+    # pause: from scheduled, queued, running and every waiting status (not from stalled: requeue or cancel)
     **{(source, S.PAUSED): frozenset({"paused"}) for source in (S.SCHEDULED, S.QUEUED, S.RUNNING, *WAITING)},
     # cancel: from every status that has not ended
     **{(source, S.CANCELLED): ANY for source in RunStatus if source not in TERMINAL_STATUSES},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
@@ -22,6 +22,8 @@ from aiki.contract.listing import (
     parse_order,
 )
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
+from aiki.contract.steering import BulkResult, check_run_ids
+from aiki.contract.workers import WorkerInfo
 from aiki.definitions.type_variables import OutputT
 from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.errors import ConfigurationError, InvalidOptionError, NotFoundError
@@ -76,6 +78,62 @@ class Client:
                 f"That run belongs to workflow {run.name!r} version {run.version_id!r}.",
             )
         return WorkflowRunHandle(self, run, version)
+
+    async def get_run_handle_by_reference(
+        self, version: WorkflowVersion[Any, OutputT], reference_id: str
+    ) -> WorkflowRunHandle[OutputT]:
+        """The handle of the run of ``version`` that ``reference_id`` names; what
+        ``version.get_handle_by_reference_id(client, reference_id)`` calls."""
+        run = await self.transport.get_run_by_reference(version.name, version.version_id, reference_id)
+        return WorkflowRunHandle(self, run, version)
+
+    async def send_events(
+        self, run_ids: Sequence[str], name: str, data: Any, reference_id: str | None = None
+    ) -> list[bool]:
+        """Send event ``name`` (``data`` already JSON) to every run of ``run_ids`` in one transaction;
+        unknown ids raise ``NotFoundError`` and nothing is sent. What ``version.events.NAME.send`` calls."""
+        return await self.transport.send_events(check_run_ids(run_ids), name, data, reference_id)
+
+    async def send_event_by_reference(
+        self,
+        workflow: str,
+        version: str,
+        run_reference_id: str,
+        name: str,
+        data: Any,
+        reference_id: str | None,
+    ) -> bool:
+        """Send event ``name`` to the run a reference id names; what ``send_by_reference_id`` calls."""
+        run = await self.transport.get_run_by_reference(workflow, version, run_reference_id)
+        return await self.transport.send_event(run.id, name, data, reference_id)
+
+    async def cancel_runs(self, run_ids: Sequence[str], reason: str | None = None) -> BulkResult:
+        """Cancel up to 1,000 runs (and their children), each atomically and independently.
+
+        ``result.done`` lists the runs cancelled; ``result.skipped`` says why the others were left alone
+        (unknown, or already finished)."""
+        if reason is not None and (not isinstance(reason, str) or not reason):
+            raise InvalidOptionError(
+                f"cancel_runs(reason=...) takes a non-empty string or None, got {reason!r}."
+            )
+        return await self.transport.steer_runs("cancel", check_run_ids(run_ids), reason)
+
+    async def pause_runs(self, run_ids: Sequence[str]) -> BulkResult:
+        """Pause up to 1,000 runs, each atomically and independently (see ``cancel_runs``)."""
+        return await self.transport.steer_runs("pause", check_run_ids(run_ids))
+
+    async def resume_runs(self, run_ids: Sequence[str]) -> BulkResult:
+        """Resume up to 1,000 paused runs, each atomically and independently (see ``cancel_runs``)."""
+        return await self.transport.steer_runs("resume", check_run_ids(run_ids))
+
+    async def requeue_runs(self, run_ids: Sequence[str]) -> BulkResult:
+        """Put up to 1,000 stalled runs back in the queue, each independently (see ``cancel_runs``)."""
+        return await self.transport.steer_runs("requeue", check_run_ids(run_ids))
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        """The workers seen by the server within its claim timeout (they announce themselves at every claim
+        refresh): id, name, host, pid, registered versions, shards, concurrency and active runs."""
+        return await self.transport.list_workers()
 
     async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleHandle:
         """Activate a schedule (idempotently); what ``schedule.activate(client, version, input)`` calls."""

@@ -8,6 +8,8 @@ from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, Ta
 from aiki.contract.limits import check_limit
 from aiki.contract.listing import Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
+from aiki.contract.steering import BulkAction, BulkResult
+from aiki.contract.workers import WorkerAnnouncement, WorkerInfo
 from aiki.types import RunHistory, Transition, WorkflowRun
 
 if TYPE_CHECKING:
@@ -39,6 +41,31 @@ class EmbeddedTransport:
 
     async def workflow_stats(self) -> list[WorkflowStats]:
         return await self.server.runs.workflow_stats(self.namespace)
+
+    async def get_run_by_reference(self, workflow: str, version: str, reference_id: str) -> WorkflowRun:
+        return await self.server.runs.get_by_reference(self.namespace, workflow, version, reference_id)
+
+    async def requeue_run(self, run_id: str) -> WorkflowRun:
+        return await self.server.runs.requeue(self.namespace, run_id)
+
+    async def steer_runs(
+        self, action: BulkAction, run_ids: list[str], reason: str | None = None
+    ) -> BulkResult:
+        return await self.server.commands.steering.apply(self.namespace, action, run_ids, reason)
+
+    async def send_events(
+        self, run_ids: list[str], name: str, data: Any, reference_id: str | None
+    ) -> list[bool]:
+        return await self.server.events.send_many(self.namespace, run_ids, name, data, reference_id)
+
+    async def announce_worker(self, worker: WorkerAnnouncement) -> None:
+        await self.server.commands.registry.announce(self.namespace, worker)
+
+    async def worker_stopped(self, worker_id: str) -> None:
+        await self.server.commands.registry.stopped(self.namespace, worker_id)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        return await self.server.commands.registry.list(self.namespace)
 
     async def get_history(self, run_id: str) -> RunHistory:
         return await self.server.runs.history(self.namespace, run_id)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, cast
 from aiki.canonical_json import to_jsonable
 from aiki.definitions.event import EventDefinition
 from aiki.definitions.type_variables import OutputT
+from aiki.definitions.version_events import event_reference_id
 from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.durations import Duration, to_milliseconds
 from aiki.errors import InvalidOptionError, NotFoundError
@@ -71,17 +72,8 @@ class EventSender:
         return EventSender(self._handle, self.name, self._definition, self._reference_id)
 
     def opt(self, path: str, value: Any) -> EventSender:
-        if path == "reference.id":
-            if not isinstance(value, str) or not value:
-                raise InvalidOptionError(
-                    f"Event option 'reference.id' must be a non-empty string, got {value!r}."
-                )
-            return EventSender(self._handle, self.name, self._definition, value)
-        if path == "reference":
-            if not isinstance(value, Mapping) or set(value) - {"id"} or not isinstance(value.get("id"), str):
-                raise InvalidOptionError(f"Event option 'reference' must be {{'id': str}}, got {value!r}.")
-            return EventSender(self._handle, self.name, self._definition, str(value["id"]))
-        raise InvalidOptionError(f"Unknown event option {path!r}; the only option is 'reference.id'.")
+        reference_id = event_reference_id(path, value, self._reference_id)
+        return EventSender(self._handle, self.name, self._definition, reference_id)
 
     async def send(self, data: Any = None) -> bool:
         """Deliver the event. Returns ``False`` when a send with the same reference id already happened.
@@ -233,6 +225,12 @@ class WorkflowRunHandle(Generic[OutputT]):
     async def resume(self) -> WorkflowRun:
         """Put a paused run back where it was."""
         self.run = await self.client.transport.resume_run(self.run.id)
+        return self.run
+
+    async def requeue(self) -> WorkflowRun:
+        """Put a stalled run back in the queue, with a fresh stall clock (``InvalidTransitionError`` for a run
+        that is not stalled)."""
+        self.run = await self.client.transport.requeue_run(self.run.id)
         return self.run
 
     async def awake(self) -> WorkflowRun:

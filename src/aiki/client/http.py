@@ -17,7 +17,9 @@ from aiki.contract.codec import decode, encode
 from aiki.contract.limits import check_limit
 from aiki.contract.listing import Order, RunFilter, RunPage, WorkflowStats, filter_query
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
+from aiki.contract.steering import BulkAction, BulkRequest, BulkResult
 from aiki.contract.wire import API_PREFIX, MAX_CHANGE_WAIT_MS, MAX_CLAIM_WAIT_MS, NAMESPACE_HEADER
+from aiki.contract.workers import WorkerAnnouncement, WorkerInfo
 from aiki.errors import AikiError, ConfigurationError, InvalidRequestError, error_from_dict
 from aiki.types import RunHistory, Transition, WorkflowRun
 
@@ -91,6 +93,39 @@ class HttpTransport:
     async def workflow_stats(self) -> list[WorkflowStats]:
         answer = await self._call("GET", "/workflows/stats")
         return _decode(list[WorkflowStats], answer["workflows"])
+
+    async def get_run_by_reference(self, workflow: str, version: str, reference_id: str) -> WorkflowRun:
+        params: dict[str, str | int] = {
+            "workflow": workflow,
+            "version": version,
+            "reference_id": reference_id,
+        }
+        return _decode(WorkflowRun, await self._call("GET", "/runs/by-reference", params=params))
+
+    async def requeue_run(self, run_id: str) -> WorkflowRun:
+        return await self._steer(run_id, "requeue", {})
+
+    async def steer_runs(
+        self, action: BulkAction, run_ids: list[str], reason: str | None = None
+    ) -> BulkResult:
+        body = encode(BulkRequest(run_ids=list(run_ids), reason=reason))
+        return _decode(BulkResult, await self._call("POST", f"/runs/bulk/{_segment(action)}", body))
+
+    async def send_events(
+        self, run_ids: list[str], name: str, data: Any, reference_id: str | None
+    ) -> list[bool]:
+        body = {"run_ids": list(run_ids), "data": data, "reference_id": reference_id}
+        answer = await self._call("POST", f"/events/{_segment(name)}", body)
+        return _decode(list[bool], answer["delivered"])
+
+    async def announce_worker(self, worker: WorkerAnnouncement) -> None:
+        await self._call("POST", "/worker/announce", encode(worker))
+
+    async def worker_stopped(self, worker_id: str) -> None:
+        await self._call("POST", "/worker/stopped", {"worker_id": worker_id})
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        return _decode(list[WorkerInfo], (await self._call("GET", "/workers"))["workers"])
 
     async def get_history(self, run_id: str) -> RunHistory:
         return _decode(RunHistory, await self._call("GET", f"/runs/{_segment(run_id)}/history"))

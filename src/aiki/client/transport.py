@@ -7,6 +7,8 @@ from typing import Any, Protocol
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
 from aiki.contract.listing import Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
+from aiki.contract.steering import BulkAction, BulkResult
+from aiki.contract.workers import WorkerAnnouncement, WorkerInfo
 from aiki.types import RunHistory, Transition, WorkflowRun
 
 
@@ -18,6 +20,8 @@ class Transport(Protocol):
     async def start_run(self, request: StartRequest) -> WorkflowRun: ...
 
     async def get_run(self, run_id: str) -> WorkflowRun: ...
+
+    async def get_run_by_reference(self, workflow: str, version: str, reference_id: str) -> WorkflowRun: ...
 
     async def list_runs(
         self, run_filter: RunFilter, *, order: Order = "newest", limit: int = 50, cursor: str | None = None
@@ -39,7 +43,17 @@ class Transport(Protocol):
 
     async def awake_run(self, run_id: str) -> WorkflowRun: ...
 
+    async def requeue_run(self, run_id: str) -> WorkflowRun: ...
+
+    async def steer_runs(
+        self, action: BulkAction, run_ids: list[str], reason: str | None = None
+    ) -> BulkResult: ...
+
     async def send_event(self, run_id: str, name: str, data: Any, reference_id: str | None) -> bool: ...
+
+    async def send_events(
+        self, run_ids: list[str], name: str, data: Any, reference_id: str | None
+    ) -> list[bool]: ...
 
     async def wait_for_change(
         self, run_id: str, known_revision: int, timeout_ms: int, *, until_terminal: bool = False
@@ -57,6 +71,12 @@ class Transport(Protocol):
     async def finish(self, outcome: RunOutcome) -> WorkflowRun: ...
 
     async def release(self, run_id: str, claim_token: str) -> None: ...
+
+    async def announce_worker(self, worker: WorkerAnnouncement) -> None: ...
+
+    async def worker_stopped(self, worker_id: str) -> None: ...
+
+    async def list_workers(self) -> list[WorkerInfo]: ...
 
     async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleInfo: ...
 

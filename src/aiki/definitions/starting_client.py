@@ -49,6 +49,16 @@ class RunHandleFinder(Protocol[StartedOutputT, RunHandleT_co]):
         ...
 
 
+class ReferenceHandleFinder(Protocol[StartedOutputT, RunHandleT_co]):
+    """Finds runs by reference id: what ``version.get_handle_by_reference_id(client, key)`` needs."""
+
+    async def get_run_handle_by_reference(
+        self, version: WorkflowVersion[Any, StartedOutputT], reference_id: str
+    ) -> RunHandleT_co:
+        """The handle of the run of ``version`` that ``reference_id`` names (else ``NotFoundError``)."""
+        ...
+
+
 class ScheduleActivator(Protocol[ScheduleHandleT_co]):
     """Activates schedules: what ``schedule.activate(client, version, input)`` needs."""
 
@@ -58,7 +68,13 @@ class ScheduleActivator(Protocol[ScheduleHandleT_co]):
 
 
 @runtime_checkable
-class StartingClient(WorkflowStarter[Any, Any], RunHandleFinder[Any, Any], ScheduleActivator[Any], Protocol):
+class StartingClient(
+    WorkflowStarter[Any, Any],
+    RunHandleFinder[Any, Any],
+    ReferenceHandleFinder[Any, Any],
+    ScheduleActivator[Any],
+    Protocol,
+):
     """A client as versions and schedules use it; ``aiki.Client`` is one.
 
     Each call site is typed by the one-method Protocol it uses (a Protocol with several generic methods
@@ -84,3 +100,9 @@ def not_a_client(call: str, got: object) -> ConfigurationError:
         f"{call} takes a client, got {got!r}. Make one with aiki.client(server=srv) (embedded, in this "
         f"process) or aiki.client(url=...) (HTTP), and pass that."
     )
+
+
+def check_client_method(client: object, method: str, call: str) -> None:
+    """Raise the clear error of ``not_a_client`` unless ``client`` has the async method ``method``."""
+    if not callable(getattr(client, method, None)):
+        raise not_a_client(call, client)

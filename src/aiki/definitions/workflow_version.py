@@ -15,8 +15,14 @@ from aiki.definitions.retry import RetryPolicy, parse_retry
 from aiki.definitions.run_context import RunContext, outside_a_handler
 from aiki.definitions.schema import parse_schema
 from aiki.definitions.start_options import StartOptions, apply_option
-from aiki.definitions.starting_client import RunHandleFinder, WorkflowStarter, check_client
+from aiki.definitions.starting_client import (
+    ReferenceHandleFinder,
+    RunHandleFinder,
+    WorkflowStarter,
+    check_client,
+)
 from aiki.definitions.type_variables import InputT, OutputT
+from aiki.definitions.version_events import VersionEvents
 from aiki.errors import ConfigurationError, InvalidOptionError
 
 VERSION_OPTIONS = {"retry", "shard"}
@@ -60,7 +66,9 @@ class WorkflowVersion(Generic[InputT, OutputT]):
             raise ConfigurationError(f"The shard of {self.label} must be a non-empty string, got {shard!r}.")
         self.shard: str | None = shard
         self.schema = parse_schema(schema, self.label)
-        self.events: dict[str, EventDefinition] = _events(events, self.label)
+        #: the declared events: a mapping of their definitions, and their senders as attributes
+        #: (``version.events.payment_received.send(client, run_ids, data)``)
+        self.events = VersionEvents(name, version_id, _events(events, self.label))
 
     def with_(self) -> VersionStarter[InputT, OutputT]:
         """An option builder: ``version.with_().opt("shard", "eu").start(client, input)``."""
@@ -97,6 +105,15 @@ class WorkflowVersion(Generic[InputT, OutputT]):
         """Reattach to an existing run of this version; ``NotFoundError`` if there is none."""
         check_client(client, f"get_handle of {self.label}")
         return await client.get_run_handle(self, run_id)
+
+    async def get_handle_by_reference_id(
+        self, client: ReferenceHandleFinder[OutputT, HandleT], reference_id: str
+    ) -> HandleT:
+        """The handle of the run of this version that ``reference_id`` names; ``NotFoundError`` if none."""
+        check_client(client, f"get_handle_by_reference_id of {self.label}")
+        if not isinstance(reference_id, str) or not reference_id:
+            raise InvalidOptionError(f"A reference id is a non-empty string, got {reference_id!r}.")
+        return await client.get_run_handle_by_reference(self, reference_id)
 
     def prepare_input(self, input: Any) -> tuple[Any, str]:
         """Validate ``input`` against the input schema; returns its JSON form and hash."""

@@ -20,6 +20,7 @@ from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.errors import ConfigurationError
 from aiki.execution.execution import Execution, ExecutionSettings
 from aiki.execution.executor import execute
+from aiki.execution.presence import Presence
 from aiki.ids import new_id
 
 logger = logging.getLogger("aiki.worker")
@@ -36,6 +37,7 @@ WORKER_OPTIONS = {
     "max_inline_retry_delay_ms": 1_000,
     "context": None,
     "id": None,
+    "name": None,
 }
 
 
@@ -51,6 +53,8 @@ class WorkerSettings:
     max_inline_retry_delay_ms: int = 1_000
     context: Any = None
     id: str | None = None
+    #: how ``list_workers`` names it (default: its id)
+    name: str | None = None
 
 
 def parse_worker_options(opts: Mapping[str, Any] | None) -> WorkerSettings:
@@ -71,9 +75,9 @@ def parse_worker_options(opts: Mapping[str, Any] | None) -> WorkerSettings:
                     f"Worker option 'shards' must be a list of shard names, got {value!r}."
                 )
             values[key] = list(value) if value is not None else None
-        elif key == "id":
+        elif key in ("id", "name"):
             if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigurationError(f"Worker option 'id' must be a non-empty string, got {value!r}.")
+                raise ConfigurationError(f"Worker option {key!r} must be a non-empty string, got {value!r}.")
         elif (
             isinstance(value, bool)
             or not isinstance(value, int)
@@ -107,6 +111,7 @@ class Worker:
         if not isinstance(client, Client):
             raise not_a_client("worker(...).start()", client)
         handle = WorkerHandle(self, client, clock or client.clock)
+        await handle._presence.announce(0)
         handle._begin()
         return handle
 
@@ -162,6 +167,14 @@ class WorkerHandle:
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._stopped = False
+        self._presence = Presence(
+            client.transport,
+            self.id,
+            settings.name,
+            list(worker.registry),
+            settings.shards,
+            settings.max_concurrent_workflow_runs,
+        )
 
     def _begin(self) -> None:
         self._loops = [
@@ -256,6 +269,9 @@ class WorkerHandle:
         interval_s = self.settings.claim_refresh_interval_ms / 1000
         while not self._stopping.is_set():
             await self._wait_or_stop(asyncio.sleep(interval_s), None)
+            if self._stopping.is_set():
+                return
+            await self._presence.announce(len(self._active))
             if not self._active:
                 continue
             claims = [(run_id, execution.claim_token) for run_id, (execution, _task) in self._active.items()]
@@ -294,6 +310,7 @@ class WorkerHandle:
                     len(pending),
                 )
                 await asyncio.wait(pending)
+        await self._presence.withdraw()
 
     async def __aenter__(self) -> WorkerHandle:
         return self

@@ -29,6 +29,7 @@ class Server:
         self.keys = self.commands.keys
         self.runtime = Runtime(self.core)
         self.runtime.add_source(ScheduleTimers(settings))
+
         self._app: Any = None
 
     @property

@@ -19,6 +19,7 @@ from aiki.store.queries.sleeps import SleepQueries
 from aiki.store.queries.tasks import TaskQueries
 from aiki.store.queries.timers import TimerQueries
 from aiki.store.queries.transitions import TransitionQueries
+from aiki.store.queries.workers import WorkerQueries
 
 
 class Connection(
@@ -35,5 +36,6 @@ class Connection(
     KeyQueries,
     ListingQueries,
     RetentionQueries,
+    WorkerQueries,
 ):
     """One connection inside one transaction; the backends subclass it."""

@@ -8,6 +8,8 @@ from aiki.server.commands.events import EventCommands
 from aiki.server.commands.keys import KeyCommands
 from aiki.server.commands.runs import RunCommands
 from aiki.server.commands.schedules import ScheduleCommands
+from aiki.server.commands.steering import SteeringCommands
+from aiki.server.commands.worker_registry import WorkerRegistry
 from aiki.server.commands.workers import WorkerCommands
 from aiki.server.engine.core import ServerCore
 
@@ -22,14 +24,19 @@ class Commands:
     events: EventCommands
     schedules: ScheduleCommands
     keys: KeyCommands
+    steering: SteeringCommands
+    registry: WorkerRegistry
 
     @staticmethod
     def on(core: ServerCore) -> Commands:
+        runs = RunCommands(core)
         return Commands(
             core=core,
-            runs=RunCommands(core),
+            runs=runs,
             workers=WorkerCommands(core),
             events=EventCommands(core),
             schedules=ScheduleCommands(core),
             keys=KeyCommands(core),
+            steering=SteeringCommands(runs),
+            registry=WorkerRegistry(core),
         )

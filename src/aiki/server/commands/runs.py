@@ -65,7 +65,10 @@ class RunCommands:
         for attempt in range(START_ATTEMPTS):
             try:
                 async with self.core.write(single_statement=plain) as (connection, changes):
-                    return await create_run(connection, changes, namespace, request, self.core.clock.now_ms())
+                    now_ms = self.core.clock.now_ms()
+                    return await create_run(
+                        connection, changes, namespace, request, now_ms, self.core.settings
+                    )
             except StartConflict:
                 # Two starts raced on one reference id (or one child address): the loser looks again.
                 if attempt == START_ATTEMPTS - 1:
@@ -75,6 +78,21 @@ class RunCommands:
     async def get(self, namespace: str, run_id: str) -> WorkflowRun:
         async with self.core.read() as connection:
             return await get_run_in(connection, namespace, run_id)
+
+    async def get_by_reference(
+        self, namespace: str, workflow: str, version: str, reference_id: str
+    ) -> WorkflowRun:
+        """The run that a reference id names within a workflow version, or ``NotFoundError``."""
+        async with self.core.read() as connection:
+            run = await connection.get_run_by_reference(namespace, workflow, version, reference_id)
+        if run is None:
+            raise NotFoundError(
+                f"run of workflow {workflow!r} version {version!r} with reference id",
+                reference_id,
+                "Check the reference id, the workflow version (reference ids are unique per version) and the "
+                "namespace of your API key.",
+            )
+        return run
 
     async def history(self, namespace: str, run_id: str) -> RunHistory:
         async with self.core.read() as connection:
@@ -115,14 +133,21 @@ class RunCommands:
             return await connection.count_runs(namespace, run_filter)
 
     async def workflow_stats(self, namespace: str) -> builtins.list[WorkflowStats]:
-        """Per workflow version, how many runs are in each status."""
+        """Per workflow version, how many runs are in each status, and whether a live worker serves it."""
         async with self.core.read() as connection:
             counts = await connection.run_counts(namespace)
+            live_since_ms = self.core.clock.now_ms() - self.core.settings.claim_timeout_ms
+            served = await connection.served_versions(live_since_ms)
         stats: dict[tuple[str, str], dict[str, int]] = {}
         for name, version_id, status, runs in counts:
             stats.setdefault((name, version_id), {})[status] = runs
         return [
-            WorkflowStats(name=name, version_id=version_id, counts=by_status)
+            WorkflowStats(
+                name=name,
+                version_id=version_id,
+                counts=by_status,
+                served=(namespace, name, version_id) in served,
+            )
             for (name, version_id), by_status in stats.items()
         ]
 
@@ -153,7 +178,9 @@ class RunCommands:
                     run.id,
                     run.status.value,
                     "paused",
-                    "Only a run that has not finished and is not paused can be paused.",
+                    "A stalled run cannot be paused: requeue or cancel it."
+                    if run.status is RunStatus.STALLED
+                    else "Only a run that has not finished and is not paused can be paused.",
                 )
             state = RunState(RunStatus.PAUSED, reason="paused", previous=run.state)
             return await apply_transition(
@@ -178,6 +205,22 @@ class RunCommands:
                 return await apply_transition(connection, run, target, changes, now_ms, self.core.settings)
             restored = RunState.from_dict({**previous.to_dict(), "reason": "resumption"})
             return await enter_state(connection, run, restored, changes, now_ms, self.core.settings)
+
+    async def requeue(self, namespace: str, run_id: str) -> WorkflowRun:
+        """Put a stalled run back in the queue, with a fresh stall clock."""
+        async with self.core.write() as (connection, changes):
+            run = await get_run_in(connection, namespace, run_id, for_update=True)
+            if run.status is not RunStatus.STALLED:
+                raise InvalidTransitionError(
+                    run.id,
+                    run.status.value,
+                    "queued",
+                    f"Only a stalled run can be requeued; this one is {run.status.value}.",
+                )
+            target = RunState(RunStatus.QUEUED, reason="requeue")
+            return await apply_transition(
+                connection, run, target, changes, self.core.clock.now_ms(), self.core.settings
+            )
 
     async def awake(self, namespace: str, run_id: str) -> WorkflowRun:
         """Wake a sleeping run early: its ``run.sleep`` returns ``cancelled=True``."""

@@ -66,6 +66,7 @@ class ServerCore:
         changes = Changes()
         async with self.db.statement() if single_statement else self.db.transaction() as connection:
             yield connection, changes
+            self._forget_distant_deadline(changes)
             await self._notify_other_processes(connection, changes)
         self.notifier.publish(changes)
         if self.redis is not None:
@@ -87,6 +88,13 @@ class ServerCore:
         await self.ensure_open()
         async with self.db.read() as connection:
             yield connection
+
+    def _forget_distant_deadline(self, changes: Changes) -> None:
+        """A deadline beyond the next poll wakes nobody: every timer loop looks at the database by then
+        (a queued run's stall time, a day ahead, is written on every start)."""
+        due = changes.earliest_deadline_ms
+        if due is not None and due > self.clock.now_ms() + self.settings.poll_interval_ms:
+            changes.earliest_deadline_ms = None
 
     async def _notify_other_processes(self, connection: Connection, changes: Changes) -> None:
         if changes.queued:

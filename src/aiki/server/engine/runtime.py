@@ -10,6 +10,7 @@ from typing import Protocol
 
 from aiki.server.engine.changes import Changes
 from aiki.server.engine.core import ServerCore
+from aiki.server.engine.queue_watch import QueueWatch
 from aiki.server.engine.timers import RunDeadlines
 from aiki.store.connection import Connection
 
@@ -37,6 +38,7 @@ class Runtime:
     def __init__(self, core: ServerCore) -> None:
         self.core = core
         self.sources: list[TimerSource] = [RunDeadlines(core.settings)]
+        self._queue_watch = QueueWatch(core.settings)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._sleeping_until: int | None = None
@@ -117,6 +119,9 @@ class Runtime:
                 self._wake.clear()
                 await self.tick()
                 due = await self.next_deadline()
+                if self._queue_watch.due(clock.now_ms()):
+                    async with self.core.write() as (connection, _changes):
+                        await self._queue_watch.watch(connection, clock.now_ms())
             except asyncio.CancelledError:
                 raise
             except Exception:

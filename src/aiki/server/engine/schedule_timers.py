@@ -107,4 +107,4 @@ class ScheduleTimers:
             conflict_policy="return_existing",
             schedule_id=schedule.id,
         )
-        await create_run(connection, changes, schedule.namespace, request, now_ms)
+        await create_run(connection, changes, schedule.namespace, request, now_ms, self.settings)

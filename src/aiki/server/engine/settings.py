@@ -33,6 +33,8 @@ class ServerSettings:
     retention_ms: int | None = 30 * DAY_MS
     #: per-namespace retention that overrides ``retention_ms`` (``None`` keeps that namespace's runs)
     retention_by_namespace: Mapping[str, int | None] = field(default_factory=dict)
+    #: a run queued this long without any worker claiming it becomes ``stalled``
+    stall_after_ms: int = DAY_MS
 
     def retention_for(self, namespace: str) -> int | None:
         """How long finished runs of ``namespace`` are kept (``None``: for ever)."""
@@ -50,6 +52,7 @@ OPTIONS = (
     "redis_prefix",
     "retention",
     "retention_by_namespace",
+    "stall_after_ms",
 )
 
 

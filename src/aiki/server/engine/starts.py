@@ -7,6 +7,8 @@ from aiki.contract.messages import StartRequest
 from aiki.errors import NotFoundError, RevisionConflictError, WorkflowRunConflictError
 from aiki.ids import new_id
 from aiki.server.engine.changes import Changes
+from aiki.server.engine.settings import ServerSettings
+from aiki.server.engine.transitions import due_at_ms_of
 from aiki.store.connection import Connection
 from aiki.types import RunState, RunStatus, WorkflowRun
 
@@ -16,7 +18,12 @@ class StartConflict(Exception):
 
 
 async def create_run(
-    connection: Connection, changes: Changes, namespace: str, request: StartRequest, now_ms: int
+    connection: Connection,
+    changes: Changes,
+    namespace: str,
+    request: StartRequest,
+    now_ms: int,
+    settings: ServerSettings,
 ) -> WorkflowRun:
     """Create a run, or return the one its reference id (or its parent's address) already names.
 
@@ -75,11 +82,12 @@ async def create_run(
         created_at_ms=now_ms,
         updated_at_ms=now_ms,
     )
-    if not await connection.insert_run(run, state.deadline_ms):
+    due_at_ms = due_at_ms_of(run, state, now_ms, settings)
+    if not await connection.insert_run(run, due_at_ms):
         raise StartConflict()
     if parent is not None:
         await _link(connection, request, run.id, now_ms)
-    changes.moved(run, state.deadline_ms)
+    changes.moved(run, due_at_ms)
     return run
 
 

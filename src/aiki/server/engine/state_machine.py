@@ -18,6 +18,11 @@ TRANSITIONS: dict[S, dict[S, frozenset[str | None]]] = {
     S.QUEUED: {
         S.RUNNING: frozenset({"claimed"}),
         S.PAUSED: frozenset({"paused"}),
+        S.STALLED: frozenset({"undeliverable"}),
+        S.CANCELLED: frozenset({None}),
+    },
+    S.STALLED: {
+        S.QUEUED: frozenset({"requeue"}),
         S.CANCELLED: frozenset({None}),
     },
     S.RUNNING: {
@@ -68,6 +73,7 @@ TRANSITIONS: dict[S, dict[S, frozenset[str | None]]] = {
 #: What to tell a user who asks for an edge the table does not have.
 HINTS: dict[S, str] = {
     S.PAUSED: "Only a paused run can be resumed.",
+    S.STALLED: "A stalled run waits for requeue() (once a worker serves its version) or cancel().",
     S.COMPLETED: "The run has finished; start a new run instead.",
     S.FAILED: "The run has failed; start a new run instead.",
     S.CANCELLED: "The run was cancelled; start a new run instead.",

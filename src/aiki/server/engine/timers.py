@@ -1,11 +1,12 @@
 """What happens when a run's deadline (``due_at_ms``) comes: one small handler per status.
 
-A run has one deadline at a time: its scheduled start, sleep wake-up, retry time, event or child-wait
-timeout, claim expiry, or (once finished) the end of its retention.
+A run has one deadline at a time: its scheduled start, the time it stalls if no worker claims it, its sleep
+wake-up, retry time, event or child-wait timeout, claim expiry, or (once finished) the end of its retention.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiki.server.engine.changes import Changes
@@ -14,6 +15,11 @@ from aiki.server.engine.settings import ServerSettings
 from aiki.server.engine.transitions import apply_transition, record_child_wait
 from aiki.store.connection import Connection
 from aiki.types import TERMINAL_STATUSES, RunState, RunStatus, WorkflowRun
+
+logger = logging.getLogger("aiki.server")
+
+#: a version's stalled runs are logged at most this often
+STALL_LOG_INTERVAL_MS = 10 * 60 * 1000
 
 
 class RunDeadlines:
@@ -30,7 +36,10 @@ class RunDeadlines:
             RunStatus.AWAITING_RETRY: self._retry,
             RunStatus.AWAITING_CHILD_WORKFLOW: self._time_out_child_wait,
             RunStatus.RUNNING: self._recover,
+            RunStatus.QUEUED: self._stall,
         }
+        #: when each version's stalled runs were last logged
+        self._stall_logged_at_ms: dict[tuple[str, str, str], int] = {}
 
     async def fire_due(self, connection: Connection, changes: Changes, now_ms: int, limit: int) -> int:
         """Handle up to ``limit`` runs whose deadline has come; returns how many were handled."""
@@ -94,6 +103,31 @@ class RunDeadlines:
         if child is not None:
             await record_child_wait(connection, run, child, "timeout", now_ms)
         await self._move(connection, run, "child_workflow_wait_timeout", changes, now_ms)
+
+    async def _stall(self, connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int) -> None:
+        """Queued for ``stall_after_ms`` and claimed by no worker: no worker serves the run's version (or its
+        shard), or every worker is saturated. It waits, ``stalled``, for a ``requeue``."""
+        stalls_at_ms = run.updated_at_ms + self.settings.stall_after_ms
+        if stalls_at_ms > now_ms:
+            # The server's stall_after_ms was made longer since the run was queued.
+            await connection.set_due(run.id, stalls_at_ms)
+            return
+        target = RunState(RunStatus.STALLED, reason="undeliverable")
+        await apply_transition(connection, run, target, changes, now_ms, self.settings)
+        version = (run.namespace, run.name, run.version_id)
+        if now_ms - self._stall_logged_at_ms.get(version, -STALL_LOG_INTERVAL_MS) >= STALL_LOG_INTERVAL_MS:
+            self._stall_logged_at_ms[version] = now_ms
+            logger.warning(
+                "aiki: runs of workflow %r version %r (namespace %r%s) stalled: no worker claimed them within "
+                "%d ms. Start a worker that registers this version%s, then requeue them "
+                "(aiki runs requeue ID..., or handle.requeue()).",
+                run.name,
+                run.version_id,
+                run.namespace,
+                f", shard {run.shard!r}" if run.shard else "",
+                self.settings.stall_after_ms,
+                " and shard" if run.shard else "",
+            )
 
     async def _recover(self, connection: Connection, run: WorkflowRun, changes: Changes, now_ms: int) -> None:
         """The claim went stale (the worker died or hangs): requeue; the revision bump fences the old worker."""

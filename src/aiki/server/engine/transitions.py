@@ -15,10 +15,13 @@ from aiki.types import TERMINAL_STATUSES, RunState, RunStatus, WorkflowRun
 
 
 def due_at_ms_of(run: WorkflowRun, target: RunState, now_ms: int, settings: ServerSettings) -> int | None:
-    """The run's deadline while in ``target``: the claim expiry (running), the state's own deadline, the end
-    of retention (finished), or none (paused, and waits without a timeout)."""
+    """The run's deadline while in ``target``: the claim expiry (running), the time it stalls (queued), the
+    state's own deadline, the end of retention (finished), or none (paused, stalled, and waits without a
+    timeout)."""
     if target.status is RunStatus.RUNNING:
         return now_ms + settings.claim_timeout_ms
+    if target.status is RunStatus.QUEUED:
+        return now_ms + settings.stall_after_ms
     if target.status in TERMINAL_STATUSES:
         retention_ms = settings.retention_for(run.namespace)
         return None if retention_ms is None else now_ms + retention_ms

@@ -22,6 +22,8 @@ from aiki.server.http.endpoint import Api
 from aiki.server.http.errors import http_exception_response, internal_error_response
 from aiki.server.http.io import json_response
 from aiki.server.http.openapi_schema import JSON, document, operation
+from aiki.server.http.routes_finding import FINDING_SCHEMAS, finding_paths, finding_routes
+from aiki.server.http.routes_operate import OPERATE_SCHEMAS, operate_paths, operate_routes
 from aiki.server.http.routes_runs import RUN_SCHEMAS, run_paths, run_routes
 from aiki.server.http.routes_schedules import SCHEDULE_SCHEMAS, schedule_paths, schedule_routes
 from aiki.server.http.routes_workers import WORKER_SCHEMAS, worker_paths, worker_routes
@@ -37,11 +39,12 @@ def openapi_document() -> JSON:
             }
         },
         f"{API_PREFIX}/openapi.json": {"get": operation("This description", {"type": "object"})},
-        **run_paths(),
-        **worker_paths(),
-        **schedule_paths(),
     }
-    return document(_version(), paths, (*RUN_SCHEMAS, *WORKER_SCHEMAS, *SCHEDULE_SCHEMAS))
+    for described in (finding_paths(), run_paths(), operate_paths(), worker_paths(), schedule_paths()):
+        for path, operations in described.items():
+            paths.setdefault(path, {}).update(operations)
+    schemas = (*FINDING_SCHEMAS, *RUN_SCHEMAS, *OPERATE_SCHEMAS, *WORKER_SCHEMAS, *SCHEDULE_SCHEMAS)
+    return document(_version(), paths, schemas)
 
 
 def api_routes(commands: Commands) -> list[BaseRoute]:
@@ -60,6 +63,9 @@ def api_routes(commands: Commands) -> list[BaseRoute]:
     return [
         Route("/healthz", healthz, methods=["GET"]),
         api.route("/openapi.json", ["GET"], openapi),
+        # Before the routes of one run: /runs/count is not the run "count", /runs/bulk/cancel not run "bulk".
+        *finding_routes(api),
+        *operate_routes(api),
         *run_routes(api),
         *worker_routes(api),
         *schedule_routes(api),

@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from aiki.contract.codec import decode
-from aiki.contract.limits import check_limit
-from aiki.contract.listing import RunFilter, RunPage, WorkflowStats, build_filter, parse_order
 from aiki.contract.messages import StartRequest
 from aiki.contract.wire import API_PREFIX, MAX_CHANGE_WAIT_MS
-from aiki.errors import InvalidOptionError, InvalidRequestError
 from aiki.server.http.endpoint import Api, unless_disconnected
 from aiki.server.http.io import (
     json_response,
     path_text,
     query_int,
-    query_optional_int,
-    query_text,
     read_body,
     read_no_fields,
     read_request,
 )
 from aiki.server.http.openapi_schema import JSON, array, obj, operation, path_parameter, query, ref
 from aiki.types import RunHistory, Transition, WorkflowRun
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,46 +48,7 @@ RUN_SCHEMAS = (
     StartRequest,
     CancelBody,
     EventBody,
-    RunPage,
-    WorkflowStats,
 )
-
-#: the query parameters of a run filter (``GET /runs`` and ``GET /runs/count``)
-FILTER_PARAMETERS = [
-    query("status", {"type": "string"}, "one status, or several separated by commas"),
-    query("workflow", {"type": "string"}, "only runs of this workflow name"),
-    query("version", {"type": "string"}, "only runs of this version (with workflow)"),
-    query("reference_id", {"type": "string"}, "only runs with this reference id"),
-    query("parent_run_id", {"type": "string"}, "only children of this run"),
-    query("schedule_id", {"type": "string"}, "only runs this schedule started"),
-    query("created_after", {"type": "integer"}, "created at or after this epoch millisecond"),
-    query("created_before", {"type": "integer"}, "created before this epoch millisecond"),
-]
-
-
-def as_request_error(field: str, parse: Callable[[], T]) -> T:
-    """``parse()``, with an ``InvalidOptionError`` turned into the ``InvalidRequestError`` of ``field``."""
-    try:
-        return parse()
-    except InvalidOptionError as error:
-        raise InvalidRequestError(error.message, field) from None
-
-
-def query_filter(request: Request) -> RunFilter:
-    """The run filter of a request's query parameters."""
-    return as_request_error(
-        "query",
-        lambda: build_filter(
-            status=query_text(request, "status"),
-            workflow=query_text(request, "workflow"),
-            version=query_text(request, "version"),
-            reference_id=query_text(request, "reference_id"),
-            parent_run_id=query_text(request, "parent_run_id"),
-            schedule_id=query_text(request, "schedule_id"),
-            created_after=query_optional_int(request, "created_after"),
-            created_before=query_optional_int(request, "created_before"),
-        ),
-    )
 
 
 def run_routes(api: Api) -> list[Route]:
@@ -104,24 +57,6 @@ def run_routes(api: Api) -> list[Route]:
 
     async def start_run(request: Request, namespace: str) -> Response:
         return json_response(await runs.start(namespace, await read_request(request, StartRequest)))
-
-    async def list_runs(request: Request, namespace: str) -> Response:
-        page = await runs.list(
-            namespace,
-            query_filter(request),
-            order=as_request_error("order", lambda: parse_order(query_text(request, "order") or "newest")),
-            limit=as_request_error(
-                "limit", lambda: check_limit(query_int(request, "limit", 50, minimum=-(2**31)))
-            ),
-            cursor=query_text(request, "cursor"),
-        )
-        return json_response(page)
-
-    async def count_runs(request: Request, namespace: str) -> Response:
-        return json_response({"count": await runs.count(namespace, query_filter(request))})
-
-    async def workflow_stats(request: Request, namespace: str) -> Response:
-        return json_response({"workflows": await runs.workflow_stats(namespace)})
 
     async def get_run(request: Request, namespace: str) -> Response:
         return json_response(await runs.get(namespace, path_text(request, "run_id")))
@@ -148,6 +83,10 @@ def run_routes(api: Api) -> list[Route]:
         await read_no_fields(request)
         return json_response(await runs.awake(namespace, path_text(request, "run_id")))
 
+    async def requeue_run(request: Request, namespace: str) -> Response:
+        await read_no_fields(request)
+        return json_response(await runs.requeue(namespace, path_text(request, "run_id")))
+
     async def send_event(request: Request, namespace: str) -> Response:
         body = decode(EventBody, await read_body(request))
         delivered = await api.commands.events.send(
@@ -170,9 +109,6 @@ def run_routes(api: Api) -> list[Route]:
 
     return [
         api.route("/runs", ["POST"], start_run),
-        api.route("/runs", ["GET"], list_runs),
-        api.route("/runs/count", ["GET"], count_runs),
-        api.route("/workflows/stats", ["GET"], workflow_stats),
         api.route("/runs/{run_id}", ["GET"], get_run),
         api.route("/runs/{run_id}/history", ["GET"], get_history),
         api.route("/runs/{run_id}/timeline", ["GET"], get_timeline),
@@ -180,6 +116,7 @@ def run_routes(api: Api) -> list[Route]:
         api.route("/runs/{run_id}/pause", ["POST"], pause_run),
         api.route("/runs/{run_id}/resume", ["POST"], resume_run),
         api.route("/runs/{run_id}/awake", ["POST"], awake_run),
+        api.route("/runs/{run_id}/requeue", ["POST"], requeue_run),
         api.route("/runs/{run_id}/events/{name:path}", ["POST"], send_event),
         api.route("/runs/{run_id}/wait", ["GET"], wait_for_change),
     ]
@@ -197,34 +134,6 @@ def run_paths() -> JSON:
                 body="StartRequest",
                 errors=(400, 401, 403, 409, 422),
             ),
-            "get": operation(
-                "One page of runs, newest first by default; next_cursor continues the list",
-                ref("RunPage"),
-                parameters=[
-                    *FILTER_PARAMETERS,
-                    query(
-                        "order",
-                        {"type": "string", "enum": ["newest", "oldest"], "default": "newest"},
-                        "order",
-                    ),
-                    query(
-                        "limit",
-                        {"type": "integer", "default": 50, "minimum": 1, "maximum": 1000},
-                        "page size",
-                    ),
-                    query("cursor", {"type": "string"}, "the next_cursor of the previous page"),
-                ],
-            ),
-        },
-        f"{runs}/count": {
-            "get": operation(
-                "How many runs match", obj(count={"type": "integer"}), parameters=FILTER_PARAMETERS
-            )
-        },
-        f"{API_PREFIX}/workflows/stats": {
-            "get": operation(
-                "Runs by status for every workflow version", obj(workflows=array(ref("WorkflowStats")))
-            )
         },
         f"{runs}/{{run_id}}": {"get": operation("Get a run", ref("WorkflowRun"), parameters=[run_id])},
         f"{runs}/{{run_id}}/history": {
@@ -257,6 +166,9 @@ def run_paths() -> JSON:
         },
         f"{runs}/{{run_id}}/awake": {
             "post": operation("Wake a sleeping run early", ref("WorkflowRun"), parameters=[run_id])
+        },
+        f"{runs}/{{run_id}}/requeue": {
+            "post": operation("Put a stalled run back in the queue", ref("WorkflowRun"), parameters=[run_id])
         },
         f"{runs}/{{run_id}}/events/{{name}}": {
             "post": operation(

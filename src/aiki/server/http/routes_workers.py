@@ -13,6 +13,7 @@ from starlette.routing import Route
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, TaskWrite
 from aiki.contract.codec import decode
 from aiki.contract.wire import API_PREFIX, MAX_CLAIM_WAIT_MS
+from aiki.contract.workers import WorkerAnnouncement
 from aiki.errors import InvalidRequestError
 from aiki.server.commands import Commands
 from aiki.server.http.endpoint import Api, unless_disconnected
@@ -39,6 +40,13 @@ class RefreshBody:
 
 
 @dataclass(frozen=True, slots=True)
+class StoppedBody:
+    """``POST /worker/stopped``: the worker that stopped."""
+
+    worker_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseBody:
     """``POST /worker/release``: a claimed run the worker gives back unstarted."""
 
@@ -47,7 +55,16 @@ class ReleaseBody:
 
 
 #: the bodies and answers of these routes, for the OpenAPI description
-WORKER_SCHEMAS = (ClaimRequest, ClaimedRun, TaskWrite, RunOutcome, RefreshBody, ReleaseBody)
+WORKER_SCHEMAS = (
+    ClaimRequest,
+    ClaimedRun,
+    TaskWrite,
+    RunOutcome,
+    RefreshBody,
+    ReleaseBody,
+    WorkerAnnouncement,
+    StoppedBody,
+)
 
 
 def worker_routes(api: Api) -> list[Route]:
@@ -76,12 +93,23 @@ def worker_routes(api: Api) -> list[Route]:
         await workers.release(namespace, body.run_id, body.claim_token)
         return Response(status_code=204)
 
+    async def announce(request: Request, namespace: str) -> Response:
+        await commands.registry.announce(namespace, await read_request(request, WorkerAnnouncement))
+        return Response(status_code=204)
+
+    async def stopped(request: Request, namespace: str) -> Response:
+        body = decode(StoppedBody, await read_body(request))
+        await commands.registry.stopped(namespace, body.worker_id)
+        return Response(status_code=204)
+
     return [
         api.route("/worker/claim", ["POST"], claim),
         api.route("/worker/refresh", ["POST"], refresh_claims),
         api.route("/worker/tasks", ["POST"], record_task),
         api.route("/worker/finish", ["POST"], finish),
         api.route("/worker/release", ["POST"], release),
+        api.route("/worker/announce", ["POST"], announce),
+        api.route("/worker/stopped", ["POST"], stopped),
     ]
 
 
@@ -165,6 +193,16 @@ def worker_paths() -> JSON:
                 ref("WorkflowRun"),
                 body="RunOutcome",
                 errors=(400, 401, 403, 409),
+            )
+        },
+        f"{worker}/announce": {
+            "post": operation(
+                "A worker is alive (at start and at every claim refresh)", None, body="WorkerAnnouncement"
+            )
+        },
+        f"{worker}/stopped": {
+            "post": operation(
+                "A worker stopped gracefully: it leaves the list at once", None, body="StoppedBody"
             )
         },
         f"{worker}/release": {
