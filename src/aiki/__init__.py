@@ -8,7 +8,10 @@ from aiki.client.client import Client, client
 from aiki.client.handle import WaitResult, WorkflowRunHandle
 from aiki.client.schedule_handle import ScheduleHandle
 from aiki.clock import Clock, FakeClock, SystemClock
+from aiki.contract.listing import RunPage, WorkflowStats
 from aiki.contract.schedules import ScheduleInfo, ScheduleStatus
+from aiki.contract.steering import BulkResult
+from aiki.contract.workers import WorkerInfo
 from aiki.definitions.event import EventDefinition, event
 from aiki.definitions.retry import RetryPolicy
 from aiki.definitions.schedule import Schedule, schedule
@@ -43,6 +46,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AikiError",
+    "BulkResult",
     "ChildRunHandle",
     "Client",
     "Clock",
@@ -58,6 +62,7 @@ __all__ = [
     "NotFoundError",
     "RetryPolicy",
     "RevisionConflictError",
+    "RunPage",
     "RunState",
     "RunStatus",
     "Schedule",
@@ -77,11 +82,13 @@ __all__ = [
     "WaitResult",
     "Worker",
     "WorkerHandle",
+    "WorkerInfo",
     "Workflow",
     "WorkflowRun",
     "WorkflowRunConflictError",
     "WorkflowRunContext",
     "WorkflowRunHandle",
+    "WorkflowStats",
     "WorkflowVersion",
     "client",
     "database",

@@ -149,6 +149,9 @@ class WorkflowRun:
     parent_run_id: str | None = None
     schedule_id: str | None = None
     namespace: str = "default"
+    #: a run as a list shows it: ``input`` and ``state.output`` left out, ``state.error`` cut to its type and
+    #: the start of its message (``handle.refresh()`` or ``client.get_run(id)`` read the whole run)
+    values_omitted: bool = False
 
     @property
     def status(self) -> RunStatus:

@@ -134,7 +134,7 @@ async def start_runs(c: Client, numbers: range) -> list[str]:
 
 
 async def finished_runs(c: Client, run_ids: list[str]) -> dict[str, WorkflowRun]:
-    runs = await c.list_runs(workflow=pipeline_v1.name, limit=1000)
+    runs = await c.list_runs(workflow=pipeline_v1.name, limit=1000, include_values=True)
     return {run.id: run for run in runs if run.id in set(run_ids)}
 
 

@@ -280,7 +280,7 @@ async def test_cancelling_a_parent_cancels_its_children_and_their_children(fake_
 
     await handle.cancel("order withdrawn")
 
-    runs = {run.input: run for run in await fake_env.client.list_runs(limit=100)}
+    runs = {run.input: run for run in await fake_env.client.list_runs(limit=100, include_values=True)}
     assert runs["top"].status is RunStatus.CANCELLED
     assert runs["top-b"].status is RunStatus.COMPLETED
     for name in ("top-a", "nested", "nested-a", "nested-b"):

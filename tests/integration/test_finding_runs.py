@@ -172,3 +172,44 @@ async def test_a_cursor_of_one_order_is_refused_by_the_other(transport_env: Tran
 async def test_an_unknown_filter_keyword_is_pythons_own_type_error(transport_env: TransportEnv) -> None:
     with pytest.raises(TypeError):
         await transport_env.client.list_runs(colour="blue")  # type: ignore[call-arg]
+
+
+broken = workflow(name="broken")
+
+
+@broken.v("1.0.0")
+async def broken_v1(run: Any, input: Any) -> Any:
+    raise ValueError("x" * 1000)
+
+
+async def test_lists_carry_summaries_and_whole_runs_only_when_asked(transport_env: TransportEnv) -> None:
+    await transport_env.start_worker(broken_v1)
+    c = transport_env.client
+    failed = await broken_v1.start(c, {"big": "input"})
+    await failed.wait_for_status("failed", timeout={"seconds": 15})
+
+    [summary] = await c.list_runs(workflow="broken")
+    [whole] = await c.list_runs(workflow="broken", include_values=True)
+
+    assert summary.values_omitted and summary.input is None
+    assert summary.state.error is not None and summary.state.error["type"] == "ValueError"
+    assert summary.state.error["message"] == "x" * 300 and "traceback" not in summary.state.error
+    assert not whole.values_omitted and whole.input == {"big": "input"}
+    assert whole.state.error is not None and "traceback" in whole.state.error
+
+
+async def test_whole_runs_fill_a_page_up_to_the_byte_budget_and_the_cursor_continues(
+    transport_env: TransportEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiki.server.commands import runs as run_commands
+
+    monkeypatch.setattr(run_commands, "VALUES_BUDGET_BYTES", 1_500)
+    c = transport_env.client
+    ids = [(await other_v1.start(c, "v" * 600)).id for _ in range(3)]
+
+    first = await c.list_runs(workflow="other", order="oldest", include_values=True)
+    rest = await c.list_runs(workflow="other", order="oldest", include_values=True, cursor=first.next_cursor)
+
+    assert [run.id for run in first] == ids[:2] and first.next_cursor is not None
+    assert [run.id for run in rest] == ids[2:] and rest.next_cursor is None
+    assert all(run.input == "v" * 600 for page in (first, rest) for run in page)

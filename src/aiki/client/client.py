@@ -157,6 +157,7 @@ class Client:
         order: Order = "newest",
         limit: int = 50,
         cursor: str | None = None,
+        include_values: bool = False,
         **filters: Unpack[RunFilterArguments],
     ) -> RunPage:
         """One page of runs, newest first (or ``order="oldest"``); ``page.next_cursor`` continues the list.
@@ -165,17 +166,29 @@ class Client:
         ``version``, ``reference_id``, ``parent_run_id``, ``schedule_id``, and
         ``created_after <= created_at < created_before`` (aware datetimes or epoch milliseconds).
 
+        The runs are summaries (``run.values_omitted``: no input or output, the error cut to its type and
+        message); ``include_values=True`` gives whole runs, as many as fit in 4 MB of values per page.
+
         Example:
             page = await c.list_runs(status=["failed", "cancelled"], workflow="order-processing", limit=100)
             more = await c.list_runs(status=["failed", "cancelled"], workflow="order-processing",
                                      limit=100, cursor=page.next_cursor)
         """
         return await self.transport.list_runs(
-            build_filter(**filters), order=parse_order(order), limit=check_limit(limit), cursor=cursor
+            build_filter(**filters),
+            order=parse_order(order),
+            limit=check_limit(limit),
+            cursor=cursor,
+            include_values=include_values,
         )
 
     async def iter_runs(
-        self, *, order: Order = "newest", page_size: int = 200, **filters: Unpack[RunFilterArguments]
+        self,
+        *,
+        order: Order = "newest",
+        page_size: int = 200,
+        include_values: bool = False,
+        **filters: Unpack[RunFilterArguments],
     ) -> AsyncIterator[WorkflowRun]:
         """Every matching run, page by page (the filters of ``list_runs``)."""
         run_filter = build_filter(**filters)
@@ -183,7 +196,9 @@ class Client:
         page_size = check_limit(page_size, "page_size")
         cursor: str | None = None
         while True:
-            page = await self.transport.list_runs(run_filter, order=order, limit=page_size, cursor=cursor)
+            page = await self.transport.list_runs(
+                run_filter, order=order, limit=page_size, cursor=cursor, include_values=include_values
+            )
             for run in page.runs:
                 yield run
             if page.next_cursor is None:

@@ -30,10 +30,16 @@ class EmbeddedTransport:
         return await self.server.runs.get(self.namespace, run_id)
 
     async def list_runs(
-        self, run_filter: RunFilter, *, order: Order = "newest", limit: int = 50, cursor: str | None = None
+        self,
+        run_filter: RunFilter,
+        *,
+        order: Order = "newest",
+        limit: int = 50,
+        cursor: str | None = None,
+        include_values: bool = False,
     ) -> RunPage:
         return await self.server.runs.list(
-            self.namespace, run_filter, order=order, limit=limit, cursor=cursor
+            self.namespace, run_filter, order=order, limit=limit, cursor=cursor, include_values=include_values
         )
 
     async def count_runs(self, run_filter: RunFilter) -> int:

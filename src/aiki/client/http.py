@@ -78,10 +78,16 @@ class HttpTransport:
         return _decode(WorkflowRun, await self._call("GET", f"/runs/{_segment(run_id)}"))
 
     async def list_runs(
-        self, run_filter: RunFilter, *, order: Order = "newest", limit: int = 50, cursor: str | None = None
+        self,
+        run_filter: RunFilter,
+        *,
+        order: Order = "newest",
+        limit: int = 50,
+        cursor: str | None = None,
+        include_values: bool = False,
     ) -> RunPage:
         params = filter_query(run_filter)
-        params.update(order=order, limit=check_limit(limit))
+        params.update(order=order, limit=check_limit(limit), include_values=int(include_values))
         if cursor is not None:
             params["cursor"] = cursor
         return _decode(RunPage, await self._call("GET", "/runs", params=params))

@@ -24,7 +24,13 @@ class Transport(Protocol):
     async def get_run_by_reference(self, workflow: str, version: str, reference_id: str) -> WorkflowRun: ...
 
     async def list_runs(
-        self, run_filter: RunFilter, *, order: Order = "newest", limit: int = 50, cursor: str | None = None
+        self,
+        run_filter: RunFilter,
+        *,
+        order: Order = "newest",
+        limit: int = 50,
+        cursor: str | None = None,
+        include_values: bool = False,
     ) -> RunPage: ...
 
     async def count_runs(self, run_filter: RunFilter) -> int: ...

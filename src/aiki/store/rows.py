@@ -3,12 +3,13 @@ value it describes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiki.canonical_json import loads
 from aiki.contract.schedules import ScheduleInfo, ScheduleStatus
 from aiki.store.queries.base import Row
-from aiki.types import ApiKey, RunState, WorkflowRun
+from aiki.types import ApiKey, RunState, RunStatus, WorkflowRun
 
 RUN_COLUMNS = (
     "id, namespace, workflow_name, version_id, status, state, input, input_hash, options, shard, "
@@ -23,6 +24,9 @@ SCHEDULE_COLUMNS = (
 )
 
 KEY_COLUMNS = "id, namespace, name, created_at_ms, revoked_at_ms"
+
+#: a state up to this many characters is read by lists (errors fit; large outputs are left out)
+SMALL_STATE = 16_384
 
 
 def run_from_row(row: Row) -> WorkflowRun:
@@ -45,6 +49,54 @@ def run_from_row(row: Row) -> WorkflowRun:
         created_at_ms=int(row["created_at_ms"]),
         updated_at_ms=int(row["updated_at_ms"]),
     )
+
+
+#: what a list reads of a run: no input, and the state only while it is small (an error, not an output)
+SUMMARY_COLUMNS = (
+    "id, namespace, workflow_name, version_id, status, input_hash, options, shard, reference_id, parent_run_id, "
+    "schedule_id, waiting_on, revision, attempts, due_at_ms, claim_token, worker_id, created_at_ms, "
+    f"updated_at_ms, CASE WHEN length(state) <= {SMALL_STATE} THEN state END AS state, "
+    "length(input) AS input_size, length(state) AS state_size"
+)
+#: the longest message of an error in a summary
+SUMMARY_MESSAGE = 300
+
+
+def summary_from_row(row: Row) -> WorkflowRun:
+    """A run as a list shows it (see ``WorkflowRun.values_omitted``)."""
+    status = RunStatus(row["status"])
+    state = RunState(status)
+    if row["state"] is not None:
+        full = RunState.from_dict(loads(row["state"]))  # type: ignore[arg-type]
+        error = full.error
+        if error is not None:
+            error = {key: error[key] for key in ("type", "task") if key in error}
+            error["message"] = str((full.error or {}).get("message", ""))[:SUMMARY_MESSAGE]
+        state = replace(full, output=None, error=error, previous=None)
+    return WorkflowRun(
+        id=row["id"],
+        namespace=row["namespace"],
+        name=row["workflow_name"],
+        version_id=row["version_id"],
+        input=None,
+        input_hash=row["input_hash"],
+        state=state,
+        revision=int(row["revision"]),
+        attempts=int(row["attempts"]),
+        options=loads(row["options"]) or {},  # type: ignore[arg-type]
+        shard=row["shard"],
+        reference_id=row["reference_id"],
+        parent_run_id=row["parent_run_id"],
+        schedule_id=row["schedule_id"],
+        created_at_ms=int(row["created_at_ms"]),
+        updated_at_ms=int(row["updated_at_ms"]),
+        values_omitted=True,
+    )
+
+
+def values_size(row: Row) -> int:
+    """How large the input and state of a summarised run are, as stored."""
+    return int(row["input_size"] or 0) + int(row["state_size"] or 0)
 
 
 def schedule_from_row(row: Row) -> ScheduleInfo:

@@ -13,6 +13,7 @@ from aiki.server.engine.core import ServerCore
 from aiki.server.engine.starts import StartConflict, create_run
 from aiki.server.engine.transitions import apply_transition, enter_state
 from aiki.store.connection import Connection
+from aiki.store.queries.listing import Listed
 from aiki.types import (
     TERMINAL_STATUSES,
     RunHistory,
@@ -34,6 +35,8 @@ PAUSABLE = frozenset(
     }
 )
 NO_FILTER = RunFilter()
+#: the most bytes of values (inputs and states) one page with ``include_values`` carries
+VALUES_BUDGET_BYTES = 4 * 1024 * 1024
 #: how often a start runs again after losing a race for its reference id or child address
 START_ATTEMPTS = 4
 
@@ -112,19 +115,39 @@ class RunCommands:
         order: Order = "newest",
         limit: int = 50,
         cursor: str | None = None,
+        include_values: bool = False,
     ) -> RunPage:
-        """One page of the runs ``run_filter`` matches, in ``order``; ``cursor`` continues a list."""
+        """One page of the runs ``run_filter`` matches, in ``order``; ``cursor`` continues a list.
+
+        The runs are summaries (``values_omitted``), unless ``include_values``: then the page holds whole runs
+        up to ``VALUES_BUDGET_BYTES`` of values (and at least one run), and its cursor continues after them.
+        """
         run_filter = run_filter.checked()
         limit = check_limit(limit)
         after = None if cursor is None else Cursor.decode(cursor, order)
         async with self.core.read() as connection:
-            runs = await connection.list_runs(
+            listed = await connection.list_runs(
                 namespace, run_filter, order=order, limit=limit + 1, after=after
             )
-        if len(runs) <= limit:
+            more = len(listed) > limit
+            listed = listed[:limit]
+            if include_values:
+                kept: builtins.list[Listed] = []
+                budget = VALUES_BUDGET_BYTES
+                for item in listed:
+                    if kept and item.values_size > budget:
+                        more = True
+                        break
+                    kept.append(item)
+                    budget -= item.values_size
+                full = await connection.get_runs(namespace, [item.run.id for item in kept])
+                runs = [full.get(item.run.id, item.run) for item in kept]
+            else:
+                runs = [item.run for item in listed]
+        if not more or not runs:
             return RunPage(runs=runs)
-        last = runs[limit - 1]
-        return RunPage(runs=runs[:limit], next_cursor=Cursor(order, last.created_at_ms, last.id).encode())
+        last = runs[-1]
+        return RunPage(runs=runs, next_cursor=Cursor(order, last.created_at_ms, last.id).encode())
 
     async def count(self, namespace: str, run_filter: RunFilter = NO_FILTER) -> int:
         """How many runs ``run_filter`` matches."""

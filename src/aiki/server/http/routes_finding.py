@@ -81,6 +81,7 @@ def finding_routes(api: Api) -> list[Route]:
                 "limit", lambda: check_limit(query_int(request, "limit", 50, minimum=-(2**31)))
             ),
             cursor=query_text(request, "cursor"),
+            include_values=query_int(request, "include_values", 0, maximum=1) == 1,
         )
         return json_response(page)
 
@@ -128,6 +129,11 @@ def finding_paths() -> JSON:
                         "page size",
                     ),
                     query("cursor", {"type": "string"}, "the next_cursor of the previous page"),
+                    query(
+                        "include_values",
+                        {"type": "integer", "enum": [0, 1], "default": 0},
+                        "1: whole runs (inputs, outputs, errors) up to 4 MB per page, instead of summaries",
+                    ),
                 ],
             ),
         },

@@ -9,11 +9,12 @@ never sorts more rows than it returns, wherever it starts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiki.contract.listing import Cursor, Order, RunFilter
 from aiki.store.queries.base import SAME_NAMESPACE, QueryBase
-from aiki.store.rows import RUN_COLUMNS, run_from_row
+from aiki.store.rows import RUN_COLUMNS, SUMMARY_COLUMNS, run_from_row, summary_from_row, values_size
 from aiki.types import RunStatus, WorkflowRun
 
 #: above this many branches a page falls back to one range and sorts it (a workflow with very many versions)
@@ -22,11 +23,20 @@ MAX_BRANCHES = 120
 Clause = tuple[str, list[Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A run of a page, as a summary, and how large its values (input and state) are as stored."""
+
+    run: WorkflowRun
+    values_size: int
+
+
 class ListingQueries(QueryBase):
     async def list_runs(
         self, namespace: str, run_filter: RunFilter, *, order: Order, limit: int, after: Cursor | None
-    ) -> list[WorkflowRun]:
-        """Up to ``limit`` runs matching ``run_filter`` in ``order``, after the cursor position."""
+    ) -> list[Listed]:
+        """Up to ``limit`` runs matching ``run_filter`` in ``order``, after the cursor position, as summaries
+        (their values are not read: see ``WorkflowRun.values_omitted``) with the size of their values."""
         direction = "DESC" if order == "newest" else "ASC"
         keyset: list[Clause] = []
         if after is not None:
@@ -38,7 +48,7 @@ class ListingQueries(QueryBase):
         for equalities in branches:
             clauses = [*equalities, *_residual(namespace, run_filter, equalities), *keyset]
             heads.append(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE {' AND '.join(sql for sql, _ in clauses)} "
+                f"SELECT {SUMMARY_COLUMNS} FROM runs WHERE {' AND '.join(sql for sql, _ in clauses)} "
                 f"ORDER BY created_at_ms {direction}, id {direction} LIMIT ?"
             )
             params += [value for _, values in clauses for value in values] + [limit]
@@ -48,7 +58,16 @@ class ListingQueries(QueryBase):
             sql = " UNION ALL ".join(f"SELECT * FROM ({head}) AS head_{i}" for i, head in enumerate(heads))
             sql += f" ORDER BY created_at_ms {direction}, id {direction} LIMIT ?"
             params.append(limit)
-        return [run_from_row(row) for row in await self._fetch_all(sql, params, plan_each_time=True)]
+        rows = await self._fetch_all(sql, params, plan_each_time=True)
+        return [Listed(summary_from_row(row), values_size(row)) for row in rows]
+
+    async def get_runs(self, namespace: str, run_ids: Sequence[str]) -> dict[str, WorkflowRun]:
+        """The runs of ``run_ids`` (of ``namespace``) with all their values, by id."""
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" for _ in run_ids)
+        rows = await self._fetch_all(f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN ({marks})", list(run_ids))
+        return {row["id"]: run_from_row(row) for row in rows if row["namespace"] == namespace}
 
     async def count_runs(self, namespace: str, run_filter: RunFilter) -> int:
         """How many runs match ``run_filter`` (an index-only range count)."""
