@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
@@ -19,7 +20,9 @@ from aiki.contract.listing import (
     RunPage,
     WorkflowStats,
     build_filter,
+    epoch_ms,
     parse_order,
+    parse_statuses,
 )
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.contract.steering import BulkResult, check_run_ids
@@ -27,7 +30,7 @@ from aiki.contract.workers import WorkerInfo
 from aiki.definitions.type_variables import OutputT
 from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.errors import ConfigurationError, InvalidOptionError, NotFoundError
-from aiki.types import RunHistory, Transition, WorkflowRun
+from aiki.types import RunHistory, RunStatus, Transition, WorkflowRun
 
 if TYPE_CHECKING:
     from aiki.client.embedded import Server
@@ -129,6 +132,17 @@ class Client:
     async def requeue_runs(self, run_ids: Sequence[str]) -> BulkResult:
         """Put up to 1,000 stalled runs back in the queue, each independently (see ``cancel_runs``)."""
         return await self.transport.steer_runs("requeue", check_run_ids(run_ids))
+
+    async def purge_runs(
+        self, *, before: datetime | int, status: str | RunStatus | Sequence[str | RunStatus] | None = None
+    ) -> int:
+        """Delete the runs that finished before ``before`` (an aware datetime or epoch milliseconds), of
+        ``status`` if given (completed, failed, cancelled), with everything recorded of them; returns how many.
+        A run goes with the children it created, once they all finished before ``before`` too. The server
+        deletes finished runs by itself after its retention (30 days by default): this is for a one-off."""
+        before_ms = epoch_ms(before, "before")
+        assert before_ms is not None
+        return await self.transport.purge_runs(before_ms, parse_statuses(status))
 
     async def list_workers(self) -> list[WorkerInfo]:
         """The workers seen by the server within its claim timeout (they announce themselves at every claim

@@ -10,7 +10,7 @@ from aiki.contract.listing import Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.contract.steering import BulkAction, BulkResult
 from aiki.contract.workers import WorkerAnnouncement, WorkerInfo
-from aiki.types import RunHistory, Transition, WorkflowRun
+from aiki.types import RunHistory, RunStatus, Transition, WorkflowRun
 
 if TYPE_CHECKING:
     from aiki.server.server import Server as Server  # re-exported: client(server=...) is typed with it
@@ -53,6 +53,9 @@ class EmbeddedTransport:
 
     async def requeue_run(self, run_id: str) -> WorkflowRun:
         return await self.server.runs.requeue(self.namespace, run_id)
+
+    async def purge_runs(self, before_ms: int, statuses: list[RunStatus] | None) -> int:
+        return await self.server.commands.purge.purge(self.namespace, before_ms, statuses)
 
     async def steer_runs(
         self, action: BulkAction, run_ids: list[str], reason: str | None = None

@@ -21,7 +21,7 @@ from aiki.contract.steering import BulkAction, BulkRequest, BulkResult
 from aiki.contract.wire import API_PREFIX, MAX_CHANGE_WAIT_MS, MAX_CLAIM_WAIT_MS, NAMESPACE_HEADER
 from aiki.contract.workers import WorkerAnnouncement, WorkerInfo
 from aiki.errors import AikiError, ConfigurationError, InvalidRequestError, error_from_dict
-from aiki.types import RunHistory, Transition, WorkflowRun
+from aiki.types import RunHistory, RunStatus, Transition, WorkflowRun
 
 T = TypeVar("T")
 
@@ -110,6 +110,10 @@ class HttpTransport:
 
     async def requeue_run(self, run_id: str) -> WorkflowRun:
         return await self._steer(run_id, "requeue", {})
+
+    async def purge_runs(self, before_ms: int, statuses: list[RunStatus] | None) -> int:
+        body = {"before_ms": before_ms, "statuses": None if statuses is None else [s.value for s in statuses]}
+        return _decode(int, (await self._call("POST", "/runs/purge", body))["deleted"])
 
     async def steer_runs(
         self, action: BulkAction, run_ids: list[str], reason: str | None = None

@@ -9,7 +9,7 @@ from aiki.contract.listing import Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.contract.steering import BulkAction, BulkResult
 from aiki.contract.workers import WorkerAnnouncement, WorkerInfo
-from aiki.types import RunHistory, Transition, WorkflowRun
+from aiki.types import RunHistory, RunStatus, Transition, WorkflowRun
 
 
 class Transport(Protocol):
@@ -50,6 +50,8 @@ class Transport(Protocol):
     async def awake_run(self, run_id: str) -> WorkflowRun: ...
 
     async def requeue_run(self, run_id: str) -> WorkflowRun: ...
+
+    async def purge_runs(self, before_ms: int, statuses: list[RunStatus] | None) -> int: ...
 
     async def steer_runs(
         self, action: BulkAction, run_ids: list[str], reason: str | None = None

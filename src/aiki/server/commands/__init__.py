@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiki.server.commands.events import EventCommands
 from aiki.server.commands.keys import KeyCommands
+from aiki.server.commands.purge import PurgeCommands
 from aiki.server.commands.runs import RunCommands
 from aiki.server.commands.schedules import ScheduleCommands
 from aiki.server.commands.steering import SteeringCommands
@@ -26,6 +27,7 @@ class Commands:
     keys: KeyCommands
     steering: SteeringCommands
     registry: WorkerRegistry
+    purge: PurgeCommands
 
     @staticmethod
     def on(core: ServerCore) -> Commands:
@@ -39,4 +41,5 @@ class Commands:
             keys=KeyCommands(core),
             steering=SteeringCommands(runs),
             registry=WorkerRegistry(core),
+            purge=PurgeCommands(core),
         )

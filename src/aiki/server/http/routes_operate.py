@@ -18,6 +18,7 @@ from aiki.errors import InvalidRequestError
 from aiki.server.http.endpoint import Api
 from aiki.server.http.io import json_response, path_text, read_body, read_request
 from aiki.server.http.openapi_schema import JSON, array, obj, operation, path_parameter, ref
+from aiki.types import RunStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +30,16 @@ class MulticastBody:
     reference_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PurgeBody:
+    """``POST /runs/purge``: delete the runs that finished before ``before_ms`` (of these statuses)."""
+
+    before_ms: int
+    statuses: list[RunStatus] | None = None
+
+
 #: the bodies and answers of these routes, for the OpenAPI description
-OPERATE_SCHEMAS = (BulkRequest, BulkResult, MulticastBody, WorkerInfo)
+OPERATE_SCHEMAS = (BulkRequest, BulkResult, MulticastBody, PurgeBody, WorkerInfo)
 
 
 def _action(request: Request) -> BulkAction:
@@ -57,11 +66,18 @@ def operate_routes(api: Api) -> list[Route]:
         )
         return json_response({"delivered": delivered})
 
+    async def purge(request: Request, namespace: str) -> Response:
+        body = await read_request(request, PurgeBody)
+        return json_response(
+            {"deleted": await commands.purge.purge(namespace, body.before_ms, body.statuses)}
+        )
+
     async def workers(request: Request, namespace: str) -> Response:
         return json_response({"workers": await commands.registry.list(namespace)})
 
     return [
         api.route("/runs/bulk/{action}", ["POST"], bulk),
+        api.route("/runs/purge", ["POST"], purge),
         api.route("/events/{name:path}", ["POST"], multicast),
         api.route("/workers", ["GET"], workers),
     ]
@@ -76,6 +92,13 @@ def operate_paths() -> JSON:
                 ref("BulkResult"),
                 parameters=[path_parameter("action", "cancel, pause, resume or requeue")],
                 body="BulkRequest",
+            )
+        },
+        f"{API_PREFIX}/runs/purge": {
+            "post": operation(
+                "Delete the runs that finished before a time, with the children they created",
+                obj(deleted={"type": "integer"}),
+                body="PurgeBody",
             )
         },
         f"{API_PREFIX}/events/{{name}}": {
