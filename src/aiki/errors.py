@@ -14,6 +14,7 @@ AikiError
 ├── UnauthorizedError          missing or unknown API key
 │   └── ForbiddenError         a revoked key, or a key used for another namespace
 ├── InvalidRequestError        an HTTP request that is not JSON, lacks a field or has a wrongly typed one
+├── ServerUnreachableError     the HTTP client cannot reach the server (refused, timed out, dropped)
 ├── SerializationError         a value cannot be stored as JSON
 └── ConfigurationError         a definition, worker, server or database setting is wrong
 ```
@@ -205,6 +206,17 @@ class InvalidRequestError(AikiError):
         super().__init__(f"Invalid request{where}: {detail}")
 
 
+class ServerUnreachableError(AikiError):
+    """The HTTP client could not reach the server, or lost the connection before its answer."""
+
+    code = "SERVER_UNREACHABLE"
+
+    def __init__(self, url: str, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(f"cannot reach {url}: {detail}")
+
+
 class SerializationError(AikiError):
     """A value cannot be stored as JSON."""
 
@@ -244,6 +256,7 @@ ERROR_TYPES: dict[str, type[AikiError]] = {
         UnauthorizedError,
         ForbiddenError,
         InvalidRequestError,
+        ServerUnreachableError,
         SerializationError,
         ConfigurationError,
     )

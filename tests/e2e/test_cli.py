@@ -28,7 +28,7 @@ from tests.e2e.cli_seed import greeting_v1, seed
 from tests.e2e.processes import REPOSITORY, AikiProcess, clean_environment, start_aiki, start_server
 
 MIGRATIONS = ", ".join(name for _number, name, _sql in migration_files("sqlite"))
-RUN_COLUMNS = ["ID", "WORKFLOW", "VERSION", "STATUS", "ATTEMPTS", "CREATED", "UPDATED"]
+RUN_COLUMNS = ["ID", "WORKFLOW", "VERSION", "STATUS", "ATTEMPTS", "CREATED", "UPDATED", "ERROR"]
 PATIENCE = {"seconds": 20}
 
 
@@ -55,7 +55,11 @@ def aiki(capsys: pytest.CaptureFixture[str]) -> Iterator[Aiki]:
     """``aiki(*arguments)``: run the command in this process; its exit status and output."""
 
     def run(*arguments: str) -> Outcome:
-        code = main(list(arguments))
+        try:
+            code = main(list(arguments))
+        except SystemExit as usage:
+            # argparse refuses bad arguments by exiting (2), as in a shell.
+            code = int(usage.code or 0)
         captured = capsys.readouterr()
         return Outcome(code, captured.out, captured.err)
 
@@ -101,10 +105,14 @@ def table(text: str) -> list[list[str]]:
     return [re.split(r"\s{2,}", line.strip()) for line in text.strip().splitlines()]
 
 
-def assert_one_line_error(outcome: Outcome | subprocess.CompletedProcess[str], *words: str) -> None:
+def assert_one_line_error(
+    outcome: Outcome | subprocess.CompletedProcess[str], *words: str, exit_code: int = 2
+) -> None:
+    """``aiki: ...`` on one line of standard error, the exit code of a usage error (2) or of another
+    error (1), and no traceback."""
     code = outcome.code if isinstance(outcome, Outcome) else outcome.returncode
     err = outcome.err if isinstance(outcome, Outcome) else outcome.stderr
-    assert code == 2, err
+    assert code == exit_code, err
     assert err.startswith("aiki: ") and err.count("\n") == 1, err
     assert "Traceback" not in err
     for word in words:
@@ -188,13 +196,17 @@ def test_runs_show_prints_the_facts_tasks_and_timeline_of_a_run(
 
     assert outcome.code == 0
     facts, tasks, timeline = outcome.out.split("\n\n")
-    assert facts.splitlines()[:5] == [
+    lines = facts.splitlines()
+    assert lines[:3] == [
         f"run       {seeded.ids['completed']}",
         "workflow  greeting 1.0.0",
         "status    completed  (revision 2, attempt 1)",
-        'input     {"name": "Ada"}',
-        'state     {"output": "hello Ada"}',
     ]
+    # Local time, with its zone, and how long ago.
+    assert re.fullmatch(r"created   \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+  \(\d+[smhd] ago\)", lines[3]), lines[
+        3
+    ]
+    assert lines[4:6] == ['input     {"name": "Ada"}', 'state     {"output": "hello Ada"}']
     assert table(tasks.removeprefix("tasks\n")) == [
         ["NAME", "OCCURRENCE", "STATUS", "ATTEMPTS"],
         ["greet", "0", "completed", "1"],
@@ -221,7 +233,7 @@ def test_runs_pause_and_resume_steer_a_run_over_http(aiki: Aiki, seeded: Seeded)
     resumed = aiki("runs", "resume", run_id, "--url", seeded.url)
 
     assert (paused.code, paused.out) == (0, f"{run_id}: paused\n")
-    assert (resumed.code, resumed.out) == (0, f"{run_id}: queued\n")
+    assert (resumed.code, resumed.out) == (0, f"{run_id}: resumed\n")
 
 
 def test_runs_awake_wakes_a_sleeping_run_over_http(aiki: Aiki, seeded: Seeded) -> None:
@@ -299,7 +311,7 @@ def test_once_a_key_exists_the_server_requires_it_and_a_revoked_key_is_refused(
         assert httpx.get(f"{url}/api/v1/runs", timeout=10).status_code == 401
         headers = {"authorization": f"Bearer {secret[1]}"}
         assert httpx.get(f"{url}/api/v1/runs", headers=headers, timeout=10).status_code == 200
-        assert_one_line_error(aiki("runs", "list", "--url", url), "requires an API key")
+        assert_one_line_error(aiki("runs", "list", "--url", url), "requires an API key", exit_code=1)
         with_key = aiki("runs", "list", "--url", url, "--api-key", secret[1])
         assert (with_key.code, with_key.out) == (0, "(none)\n")
 
@@ -315,22 +327,22 @@ def test_once_a_key_exists_the_server_requires_it_and_a_revoked_key_is_refused(
 
 
 @pytest.mark.parametrize("target", ["--db", "--url"])
-def test_an_unknown_run_id_exits_2_with_one_line(aiki: Aiki, seeded: Seeded, target: str) -> None:
+def test_an_unknown_run_id_exits_1_with_one_line(aiki: Aiki, seeded: Seeded, target: str) -> None:
     where = seeded.db if target == "--db" else seeded.url
 
-    assert_one_line_error(aiki("runs", "show", "no-such-run", target, where), "no-such-run")
+    assert_one_line_error(aiki("runs", "show", "no-such-run", target, where), "no-such-run", exit_code=1)
 
 
-def test_steering_a_run_its_status_does_not_allow_exits_2_with_one_line(aiki: Aiki, seeded: Seeded) -> None:
+def test_steering_a_run_its_status_does_not_allow_exits_1_with_one_line(aiki: Aiki, seeded: Seeded) -> None:
     outcome = aiki("runs", "resume", seeded.ids["completed"], "--db", seeded.db)
 
-    assert_one_line_error(outcome, seeded.ids["completed"], "paused")
+    assert_one_line_error(outcome, seeded.ids["completed"], "paused", exit_code=1)
 
 
 @pytest.mark.parametrize(
     ("arguments", "words"),
     [
-        (["runs", "list"], ["needs --db"]),
+        (["runs", "list"], ["needs --url", "--db"]),
         (["server"], ["needs --db"]),
         (["migrate"], ["needs --db"]),
         (["keys", "list"], ["needs --db"]),
@@ -361,7 +373,8 @@ def test_a_worker_given_a_bad_option_or_no_connection_exits_2_with_one_line(aiki
     zero = aiki("worker", target, "--url", "http://127.0.0.1:9", "--poll-interval-ms", "0")
     nowhere = aiki("worker", target)
 
-    assert_one_line_error(zero, "poll_interval_ms", "positive integer")
+    assert zero.code == 2 and "argument --poll-interval-ms: 0 must be at least 1" in zero.err
+    assert "Traceback" not in zero.err
     assert_one_line_error(nowhere, "--url", "--db")
 
 

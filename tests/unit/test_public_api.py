@@ -33,6 +33,7 @@ PUBLIC_API = [
     "SchemaValidationError",
     "SerializationError",
     "Server",
+    "ServerUnreachableError",
     "SleepResult",
     "SystemClock",
     "Task",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,20 +12,19 @@ from aiki.server.server import Server, server
 from aiki.store.factory import database
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("AIKI_URL"), help="aiki server URL (env AIKI_URL)")
-    parser.add_argument(
-        "--api-key", default=os.environ.get("AIKI_API_KEY"), help="API key (env AIKI_API_KEY)"
-    )
-    parser.add_argument("--db", default=os.environ.get("AIKI_DB"), help="database URL (env AIKI_DB)")
-
-
 @asynccontextmanager
-async def open_server(db_url: str | None) -> AsyncIterator[Server]:
-    """An embedded server on ``db_url`` (no runtime), closed afterwards."""
+async def open_server(db_url: str | None, *, create: bool = False) -> AsyncIterator[Server]:
+    """An embedded server on ``db_url`` (no runtime), closed afterwards. Unless ``create``, the database must
+    exist already: a command that only reads or steers runs never leaves an empty database file behind."""
     if not db_url:
         raise ConfigurationError("This command needs --db (or AIKI_DB), e.g. --db sqlite:///aiki.db")
-    srv = server(db=database(db_url))
+    db = database(db_url)
+    if not create and not await db.exists():
+        raise ConfigurationError(
+            f"There is no aiki database at {db.redacted_url}. Check the path, or create it with "
+            f"`aiki migrate --db {db.redacted_url}`."
+        )
+    srv = server(db=db)
     try:
         await srv.open()
         yield srv
@@ -36,7 +34,7 @@ async def open_server(db_url: str | None) -> AsyncIterator[Server]:
 
 @asynccontextmanager
 async def open_client(arguments: argparse.Namespace) -> AsyncIterator[Client]:
-    """A client by ``--url`` (HTTP) or ``--db`` (embedded)."""
+    """A client by ``--url`` (HTTP) or ``--db`` (embedded, on a database that exists)."""
     if arguments.url:
         c = client(url=arguments.url, api_key=arguments.api_key)
         try:
@@ -44,5 +42,9 @@ async def open_client(arguments: argparse.Namespace) -> AsyncIterator[Client]:
         finally:
             await c.close()
         return
+    if not arguments.db:
+        raise ConfigurationError(
+            "This command needs --url (an aiki server, env AIKI_URL) or --db (a database URL, env AIKI_DB)."
+        )
     async with open_server(arguments.db) as srv:
         yield client(server=srv)

@@ -20,7 +20,13 @@ from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, Sched
 from aiki.contract.steering import BulkAction, BulkRequest, BulkResult
 from aiki.contract.wire import API_PREFIX, MAX_CHANGE_WAIT_MS, MAX_CLAIM_WAIT_MS, NAMESPACE_HEADER
 from aiki.contract.workers import WorkerAnnouncement, WorkerInfo
-from aiki.errors import AikiError, ConfigurationError, InvalidRequestError, error_from_dict
+from aiki.errors import (
+    AikiError,
+    ConfigurationError,
+    InvalidRequestError,
+    ServerUnreachableError,
+    error_from_dict,
+)
 from aiki.types import RunHistory, RunStatus, Transition, WorkflowRun
 
 T = TypeVar("T")
@@ -264,14 +270,17 @@ class HttpTransport:
         if wait_ms is not None:
             # A long poll legitimately stays silent for wait_ms: the read timeout starts counting after it.
             timeout = httpx.Timeout(self.timeout_s, read=self.timeout_s + wait_ms / 1000)
-        response = await self._http.request(
-            method,
-            path,
-            content=content,
-            headers=headers,
-            params=params,
-            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-        )
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                content=content,
+                headers=headers,
+                params=params,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.TransportError as error:
+            raise ServerUnreachableError(self.url, _network_failure(error)) from error
         namespace = response.headers.get(NAMESPACE_HEADER)
         if namespace:
             self.namespace = namespace
@@ -301,6 +310,20 @@ class HttpTransport:
 
     def __repr__(self) -> str:
         return f"<HttpTransport {self.url} namespace={self.namespace!r}>"
+
+
+def _network_failure(error: httpx.TransportError) -> str:
+    """What went wrong on the network, in a few words (``connection refused``, ``timed out``, ...)."""
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+        cause = cause.__cause__ or cause.__context__
+    return str(error) or type(error).__name__
 
 
 def _segment(value: str) -> str:

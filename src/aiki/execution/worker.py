@@ -17,7 +17,7 @@ from aiki.contract import ClaimedRun, ClaimRequest
 from aiki.definitions.starting_client import not_a_client
 from aiki.definitions.workflow import Workflow
 from aiki.definitions.workflow_version import WorkflowVersion
-from aiki.errors import ConfigurationError
+from aiki.errors import ConfigurationError, ServerUnreachableError, UnauthorizedError
 from aiki.execution.execution import Execution, ExecutionSettings
 from aiki.execution.executor import execute
 from aiki.execution.presence import Presence
@@ -167,6 +167,8 @@ class WorkerHandle:
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._stopped = False
+        #: set when the server refused this worker (a wrong or revoked API key): it stopped claiming
+        self.fatal_error: UnauthorizedError | None = None
         self._presence = Presence(
             client.transport,
             self.id,
@@ -207,6 +209,17 @@ class WorkerHandle:
             try:
                 claimed = await self._wait_or_stop(self.client.transport.claim(request), [])
                 backoff_s = 0.1
+            except UnauthorizedError as refused:
+                # A wrong or revoked key does not get better by waiting: stop, and say why.
+                logger.error("worker %s: the server refuses this worker: %s", self.id, refused)
+                self.fatal_error = refused
+                self._stopping.set()
+                return
+            except ServerUnreachableError as unreachable:
+                logger.warning("worker %s: %s; trying again in %.1fs", self.id, unreachable, backoff_s)
+                await self._wait_or_stop(asyncio.sleep(backoff_s), None)
+                backoff_s = min(backoff_s * 2, 30.0)
+                continue
             except Exception:
                 logger.exception("worker %s: claiming runs failed; retrying in %.1fs", self.id, backoff_s)
                 await self._wait_or_stop(asyncio.sleep(backoff_s), None)
@@ -285,6 +298,11 @@ class WorkerHandle:
                 if entry is not None:
                     # Another worker owns the run now: start nothing new; writes would be rejected anyway.
                     entry[0].closing = True
+
+    async def stopping(self) -> None:
+        """Return once the worker stops claiming: ``stop()`` was called, or the server refused it
+        (``fatal_error``)."""
+        await self._stopping.wait()
 
     async def stop(self) -> None:
         """Stop claiming, wait for runs in flight (up to the graceful timeout), then return."""

@@ -24,6 +24,11 @@ class Database(Protocol):
         """The URL without its password, for messages and logs."""
         ...
 
+    async def exists(self) -> bool:
+        """Whether the database is there already (a SQLite file is created by ``open``; a PostgreSQL database
+        must be created by its administrator, so it is taken to exist)."""
+        ...
+
     async def open(self, *, migrate: bool = True) -> None:
         """Connect (idempotent); creates or migrates the schema unless ``migrate`` is false."""
         ...

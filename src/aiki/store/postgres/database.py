@@ -90,6 +90,9 @@ class PostgresDatabase:
     def redacted_url(self) -> str:
         return redact(self.url)
 
+    async def exists(self) -> bool:
+        return True
+
     async def open(self, *, migrate: bool = True) -> None:
         if self._pool is not None:
             return

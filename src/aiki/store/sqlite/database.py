@@ -54,6 +54,9 @@ class SqliteDatabase:
     def redacted_url(self) -> str:
         return self.url
 
+    async def exists(self) -> bool:
+        return self.path == ":memory:" or await asyncio.to_thread(os.path.exists, self.path)
+
     async def open(self, *, migrate: bool = True) -> None:
         if self._file is not None:
             return
