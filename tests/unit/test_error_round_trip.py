@@ -18,6 +18,7 @@ from aiki.errors import (
     ScheduleConflictError,
     SchemaValidationError,
     SerializationError,
+    ServerUnreachableError,
     TaskFailedError,
     UnauthorizedError,
     WorkflowRunConflictError,
@@ -39,6 +40,7 @@ EXAMPLES: list[AikiError] = [
     ForbiddenError("revoked"),
     InvalidRequestError("must be an integer.", "limit"),
     SerializationError("input", "a set"),
+    ServerUnreachableError("http://127.0.0.1:9", "connection refused"),
     ConfigurationError("bad setting"),
 ]
 
