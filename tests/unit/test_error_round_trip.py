@@ -8,6 +8,7 @@ from aiki.errors import (
     ERROR_TYPES,
     AikiError,
     ConfigurationError,
+    DeadlineExceededError,
     ForbiddenError,
     InvalidOptionError,
     InvalidRequestError,
@@ -19,6 +20,7 @@ from aiki.errors import (
     SchemaValidationError,
     SerializationError,
     TaskFailedError,
+    TaskTimeoutError,
     UnauthorizedError,
     WorkflowRunConflictError,
     error_from_dict,
@@ -40,6 +42,8 @@ EXAMPLES: list[AikiError] = [
     InvalidRequestError("must be an integer.", "limit"),
     SerializationError("input", "a set"),
     ConfigurationError("bad setting"),
+    TaskTimeoutError("charge", "r1", 30_000, 2),
+    DeadlineExceededError("r1", 1_700_000_000_000, "sleeping"),
 ]
 
 

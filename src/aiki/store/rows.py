@@ -13,7 +13,7 @@ from aiki.types import ApiKey, RunState, WorkflowRun
 RUN_COLUMNS = (
     "id, namespace, workflow_name, version_id, status, state, input, input_hash, options, shard, "
     "reference_id, parent_run_id, schedule_id, waiting_on, revision, attempts, due_at_ms, claim_token, "
-    "worker_id, created_at_ms, updated_at_ms"
+    "worker_id, created_at_ms, updated_at_ms, deadline_at_ms, trace_context"
 )
 
 SCHEDULE_COLUMNS = (
@@ -44,6 +44,8 @@ def run_from_row(row: Row) -> WorkflowRun:
         schedule_id=row["schedule_id"],
         created_at_ms=int(row["created_at_ms"]),
         updated_at_ms=int(row["updated_at_ms"]),
+        deadline_at_ms=None if row["deadline_at_ms"] is None else int(row["deadline_at_ms"]),
+        trace_context=None if row["trace_context"] is None else loads(row["trace_context"]),  # type: ignore[arg-type]
     )
 
 
