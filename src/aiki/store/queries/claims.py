@@ -112,7 +112,8 @@ class ClaimQueries(RunQueries):
         )
 
     async def refresh_claim(self, namespace: str, run_id: str, claim_token: str, due_at_ms: int) -> bool:
-        """Push the claim's expiry to ``due_at_ms`` (the run's own deadline stays its timer if earlier); False if the claim is not held (or the run not running)."""
+        """Push the claim's expiry to ``due_at_ms`` (the run's own deadline stays its timer if earlier); False
+        if the claim is not held (or the run not running)."""
         changed = await self._execute(
             f"UPDATE runs SET due_at_ms = {CLAIM_DUE} WHERE id = ? AND claim_token = ? AND {SAME_NAMESPACE} "
             f"AND {STILL_RUNNING}",
