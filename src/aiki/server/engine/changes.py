@@ -23,12 +23,19 @@ class Changes:
     queued: bool = False
     #: the earliest deadline written (wakes the timer loop if earlier than what it sleeps towards)
     earliest_deadline_ms: int | None = None
+    #: how many runs were created (metrics)
+    started: int = 0
 
     def deadline(self, due_at_ms: int | None) -> None:
         if due_at_ms is not None and (
             self.earliest_deadline_ms is None or due_at_ms < self.earliest_deadline_ms
         ):
             self.earliest_deadline_ms = due_at_ms
+
+    def created(self, run: WorkflowRun, due_at_ms: int | None) -> None:
+        """``run`` was created, and its deadline is ``due_at_ms``."""
+        self.started += 1
+        self.moved(run, due_at_ms)
 
     def moved(self, run: WorkflowRun, due_at_ms: int | None) -> None:
         """``run`` (as stored now) changed status, and its deadline is ``due_at_ms``."""

@@ -7,6 +7,7 @@ from aiki.contract.messages import StartRequest
 from aiki.errors import NotFoundError, RevisionConflictError, WorkflowRunConflictError
 from aiki.ids import new_id
 from aiki.server.engine.changes import Changes
+from aiki.server.engine.run_deadline import deadline_at
 from aiki.store.connection import Connection
 from aiki.types import RunState, RunStatus, WorkflowRun
 
@@ -24,6 +25,7 @@ async def create_run(
     caller runs the start again, which then finds that run.
     """
     parent = request.parent
+    parent_run = None
     if parent is not None:
         parent_run = await connection.get_claimed_run(
             namespace, parent.run_id, parent.claim_token, for_update=True
@@ -74,12 +76,15 @@ async def create_run(
         schedule_id=request.schedule_id,
         created_at_ms=now_ms,
         updated_at_ms=now_ms,
+        deadline_at_ms=deadline_at(request, now_ms, parent_run),
+        trace_context=request.trace_context,
     )
-    if not await connection.insert_run(run, state.deadline_ms):
+    due_at_ms = run.due_within_deadline(state.deadline_ms)
+    if not await connection.insert_run(run, due_at_ms):
         raise StartConflict()
     if parent is not None:
         await _link(connection, request, run.id, now_ms)
-    changes.moved(run, state.deadline_ms)
+    changes.created(run, due_at_ms)
     return run
 
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiki.server.engine.changes import Changes
 from aiki.server.engine.retention import purge_if_due
+from aiki.server.engine.run_deadline import fail_past_deadline, past_deadline
 from aiki.server.engine.settings import ServerSettings
 from aiki.server.engine.transitions import apply_transition, record_child_wait
 from aiki.store.connection import Connection
@@ -36,8 +37,15 @@ class RunDeadlines:
         """Handle up to ``limit`` runs whose deadline has come; returns how many were handled."""
         runs = await connection.due_runs(now_ms, limit)
         for run in runs:
+            if run.id in changes.runs:
+                # Moved earlier in this batch (a parent's deadline cancelled it): this row is stale.
+                continue
             if run.status in TERMINAL_STATUSES:
                 await purge_if_due(connection, run, now_ms, self.settings)
+                continue
+            if past_deadline(run, now_ms):
+                # The run's own deadline goes first: it ends the run whatever its status's timer says.
+                await fail_past_deadline(connection, run, changes, now_ms, self.settings)
                 continue
             handler = self._handlers.get(run.status)
             if handler is None:

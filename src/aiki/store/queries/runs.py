@@ -46,7 +46,7 @@ def run_values(run: WorkflowRun, due_at_ms: int | None) -> list[Any]:
         run.created_at_ms,
         run.updated_at_ms,
         run.deadline_at_ms,
-        None if run.trace_context is None else dumps(run.trace_context),
+        None if run.trace_context is None else dumps(dict(run.trace_context.items())),
     ]
 
 
