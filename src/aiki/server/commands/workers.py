@@ -124,9 +124,10 @@ class WorkerCommands:
             next_attempt_at_ms=now_ms + write.retry_delay_ms if write.retry_delay_ms is not None else None,
             attempt_times=encode_attempt_times(write.attempt_times),
         )
-        async with self.core.write(single_statement=True) as (connection, _changes):
+        async with self.core.write(single_statement=True) as (connection, changes):
             status = await connection.record_task(namespace, record, now_ms)
             if status is not None:
+                changes.tasks.append((write.name, write.status, write.attempt_times))
                 return status
             if not await connection.claim_held(namespace, write.run_id, write.claim_token):
                 raise RevisionConflictError(

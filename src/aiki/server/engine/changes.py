@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiki.types import TERMINAL_STATUSES, RunStatus, WorkflowRun
+from aiki.types import TERMINAL_STATUSES, RunStatus, TaskAttempt, WorkflowRun
 
 
 @dataclass(slots=True)
@@ -25,6 +25,10 @@ class Changes:
     earliest_deadline_ms: int | None = None
     #: how many runs were created (metrics)
     started: int = 0
+    #: task writes: (task name, status written, the attempts the write reports) (metrics)
+    tasks: list[tuple[str, str, list[TaskAttempt]]] = field(default_factory=list)
+    #: how late each timer fired, in ms after its due time (metrics)
+    lateness_ms: list[int] = field(default_factory=list)
 
     def deadline(self, due_at_ms: int | None) -> None:
         if due_at_ms is not None and (

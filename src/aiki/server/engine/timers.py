@@ -36,7 +36,8 @@ class RunDeadlines:
     async def fire_due(self, connection: Connection, changes: Changes, now_ms: int, limit: int) -> int:
         """Handle up to ``limit`` runs whose deadline has come; returns how many were handled."""
         runs = await connection.due_runs(now_ms, limit)
-        for run in runs:
+        for due_at_ms, run in runs:
+            changes.lateness_ms.append(now_ms - due_at_ms)
             if run.id in changes.runs:
                 # Moved earlier in this batch (a parent's deadline cancelled it): this row is stale.
                 continue

@@ -8,4 +8,4 @@ ALTER TABLE runs ADD COLUMN trace_context TEXT;
 -- When each attempt of a task ran, appended by each write as 'number:started_at_ms:ended_at_ms;'.
 ALTER TABLE tasks ADD COLUMN attempt_times TEXT;
 -- Metrics count stalled runs at every scrape: a partial index holds only those few rows.
-CREATE INDEX runs_stalled ON runs (workflow_name, version_id) WHERE status = 'stalled';
+CREATE INDEX runs_stalled ON runs (status, workflow_name, version_id) WHERE status = 'stalled';
