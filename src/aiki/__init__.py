@@ -12,12 +12,13 @@ from aiki.contract.schedules import ScheduleInfo, ScheduleStatus
 from aiki.definitions.event import EventDefinition, event
 from aiki.definitions.retry import RetryPolicy
 from aiki.definitions.schedule import Schedule, schedule
-from aiki.definitions.task import Task, task
+from aiki.definitions.task import Task, TaskStarter, task
 from aiki.definitions.workflow import Workflow, workflow
 from aiki.definitions.workflow_version import VersionStarter, WorkflowVersion
 from aiki.errors import (
     AikiError,
     ConfigurationError,
+    DeadlineExceededError,
     ForbiddenError,
     InvalidOptionError,
     InvalidRequestError,
@@ -29,6 +30,7 @@ from aiki.errors import (
     SchemaValidationError,
     SerializationError,
     TaskFailedError,
+    TaskTimeoutError,
     UnauthorizedError,
     WorkflowRunConflictError,
 )
@@ -47,6 +49,7 @@ __all__ = [
     "Client",
     "Clock",
     "ConfigurationError",
+    "DeadlineExceededError",
     "EventDefinition",
     "EventResult",
     "FakeClock",
@@ -72,6 +75,8 @@ __all__ = [
     "SystemClock",
     "Task",
     "TaskFailedError",
+    "TaskStarter",
+    "TaskTimeoutError",
     "UnauthorizedError",
     "VersionStarter",
     "WaitResult",

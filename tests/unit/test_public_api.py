@@ -10,6 +10,7 @@ PUBLIC_API = [
     "Client",
     "Clock",
     "ConfigurationError",
+    "DeadlineExceededError",
     "EventDefinition",
     "EventResult",
     "FakeClock",
@@ -35,6 +36,8 @@ PUBLIC_API = [
     "SystemClock",
     "Task",
     "TaskFailedError",
+    "TaskStarter",
+    "TaskTimeoutError",
     "UnauthorizedError",
     "VersionStarter",
     "WaitResult",
@@ -67,6 +70,8 @@ SPEC_ERRORS = [
     "RevisionConflictError",
     "NotFoundError",
     "UnauthorizedError",
+    "TaskTimeoutError",
+    "DeadlineExceededError",
 ]
 
 
