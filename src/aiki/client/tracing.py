@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aiki.contract import StartRequest
@@ -34,10 +35,21 @@ TRACER_NAME = "aiki"
 _PROPAGATOR = TraceContextTextMapPropagator() if TRACING else None
 
 
-def tracer() -> trace.Tracer:
-    """aiki's tracer from the global provider (looked up each time: an application may set its provider
-    after importing aiki)."""
-    return trace.get_tracer(TRACER_NAME)
+def tracer() -> trace.Tracer | None:
+    """aiki's tracer from the global provider, or ``None`` when spans would go nowhere (no OpenTelemetry,
+    no provider set yet, or the no-op one): then aiki does no tracing work at all. Looked up at each span,
+    as an application may set its provider after importing aiki."""
+    if not TRACING:
+        return None
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+    return _tracer_of(provider)
+
+
+@lru_cache(maxsize=4)
+def _tracer_of(provider: trace.TracerProvider) -> trace.Tracer:
+    return provider.get_tracer(TRACER_NAME)
 
 
 def current_trace_context(context: Context | None = None) -> dict[str, str] | None:
@@ -77,11 +89,12 @@ def record_error(span: Span, error: BaseException) -> None:
 def start_span(request: StartRequest) -> Iterator[tuple[StartRequest, Span | None]]:
     """The ``aiki.start`` span of a client's start (a child of the caller's current span), and ``request``
     carrying its trace context; ``(request, None)`` without OpenTelemetry."""
-    if not TRACING:
+    spans = tracer()
+    if spans is None:
         yield request, None
         return
     attributes = {"aiki.workflow": request.name, "aiki.version": request.version_id}
-    with tracer().start_as_current_span(
+    with spans.start_as_current_span(
         "aiki.start", kind=trace.SpanKind.PRODUCER, attributes=attributes
     ) as span:
         carried = current_trace_context()

@@ -30,12 +30,13 @@ def execution_span(execution: Execution) -> Iterator[Span | None]:
     """The ``aiki.run`` span of one execution, current while the handler runs (``None`` without
     OpenTelemetry). Its parent is the trace context stored with the run: the start call's. Its times are
     read from the execution's clock, like its task spans' times."""
-    if not TRACING:
+    spans = tracer()
+    if spans is None:
         yield None
         return
     run = execution.run
     clock = execution.clock
-    span = tracer().start_span(
+    span = spans.start_span(
         "aiki.run",
         context=stored_context(run.trace_context),
         kind=trace.SpanKind.CONSUMER,
@@ -67,14 +68,13 @@ def note_outcome(span: Span | None, outcome: dict[str, Any] | None) -> None:
 
 def start_task_span(execution: Execution, task_name: str, attempt: int, started_at_ms: int) -> Span | None:
     """The ``aiki.task`` span of one attempt (a child of the execution's span), or ``None``."""
-    if not TRACING:
+    spans = tracer()
+    if spans is None:
         return None
     attributes = run_attributes(execution.run)
     attributes["aiki.task"] = task_name
     attributes["aiki.task.attempt"] = attempt
-    return tracer().start_span(
-        "aiki.task", attributes=attributes, start_time=started_at_ms * NANOSECONDS_PER_MS
-    )
+    return spans.start_span("aiki.task", attributes=attributes, start_time=started_at_ms * NANOSECONDS_PER_MS)
 
 
 def task_span_current(span: Span | None) -> Any:
