@@ -19,10 +19,12 @@ from aiki import (
     WorkflowRun,
     WorkflowRunHandle,
     event,
+    schedule,
     task,
     workflow,
 )
 from aiki.contract import ClaimRequest, RunOutcome, StartRequest, TaskWrite
+from aiki.contract.schedules import ActivateScheduleRequest
 from aiki.execution.task_runner import task_address
 from tests.conftest import Env
 from tests.integration.eventually import eventually
@@ -240,8 +242,29 @@ async def test_a_stored_deadline_that_is_not_a_positive_whole_number_of_ms_is_re
     request = StartRequest(
         name="deadline-napper", version_id="1", input={}, input_hash="h", options={"deadline_ms": "soon"}
     )
+    schedule = ActivateScheduleRequest(
+        workflow_name="deadline-napper",
+        version_id="1",
+        timing={"type": "interval", "every_ms": MINUTE_MS},
+        overlap_policy="allow",
+        input={},
+        run_options={"deadline_ms": 0},
+    )
     with pytest.raises(InvalidRequestError, match=r"options\.deadline_ms"):
         await fake_env.server.runs.start("default", request)
+    with pytest.raises(InvalidRequestError, match=r"run_options\.deadline_ms"):
+        await fake_env.server.schedules.activate("default", schedule)
+
+
+async def test_each_run_of_a_schedule_gets_the_versions_deadline_from_its_own_start(fake_env: Env) -> None:
+    hourly = schedule(type="interval", every={"hours": 1})
+    await hourly.activate(fake_env.client, parent_v1, {})
+    clock = _fake(fake_env)
+    clock.advance(60 * MINUTE_MS)
+    await fake_env.server.runtime.tick()
+
+    (run,) = (await fake_env.client.list_runs(workflow="deadline-parent")).runs
+    assert run.deadline_at_ms == clock.now_ms() + 10 * MINUTE_MS
 
 
 BAD_DEADLINES = [0, -5, "ten minutes", {"fortnights": 1}]

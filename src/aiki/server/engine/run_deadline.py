@@ -11,8 +11,8 @@ the children it created that are still going are cancelled.
 from __future__ import annotations
 
 from aiki.contract import StartRequest
-from aiki.durations import MAX_SLEEP_MS
-from aiki.errors import DeadlineExceededError, InvalidRequestError
+from aiki.contract.limits import stored_deadline_ms
+from aiki.errors import DeadlineExceededError
 from aiki.server.engine.changes import Changes
 from aiki.server.engine.settings import ServerSettings
 from aiki.server.engine.transitions import apply_transition
@@ -27,16 +27,7 @@ DEADLINE_REASON = "deadline"
 def deadline_at(request: StartRequest, now_ms: int, parent: WorkflowRun | None) -> int | None:
     """The deadline of a run created now by ``request``: ``options["deadline_ms"]`` after now, and never
     later than its parent's."""
-    duration_ms = request.options.get("deadline_ms")
-    if duration_ms is not None and (
-        isinstance(duration_ms, bool)
-        or not isinstance(duration_ms, int)
-        or not 0 < duration_ms <= MAX_SLEEP_MS
-    ):
-        raise InvalidRequestError(
-            f"must be a positive whole number of milliseconds, at most 10 years; got {duration_ms!r}.",
-            "options.deadline_ms",
-        )
+    duration_ms = stored_deadline_ms(request.options, "options.deadline_ms")
     own = None if duration_ms is None else now_ms + duration_ms
     inherited = None if parent is None else parent.deadline_at_ms
     if own is None or inherited is None:
