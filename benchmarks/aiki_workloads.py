@@ -40,6 +40,7 @@ from common import (
     write_result,
 )
 from prefill import Backlog, backlog_outcomes, create_schema, dialect_for, now_ms, prefill, queue_backlog
+from tracing_modes import apply_tracing_mode
 from workloads import (
     BEFORE_AT,
     SLEEP_AT,
@@ -347,6 +348,7 @@ def grown_results(
 async def main_async() -> None:
     args = parse_workload_args(__doc__ or "")
     result = new_result("aiki", args)
+    result["tracing"] = apply_tracing_mode()
     try:
         aiki = import_aiki()
     except Exception as error:  # an engine half-written in this tree fails in many ways

@@ -35,6 +35,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from common import AIKI_ONLY_WORKLOADS, BACKENDS, GROWN_WORKLOADS, PREFILL_MODES, WORKLOADS, machine_info
 from report import describe_prefill, render
+from tracing_modes import ENVIRONMENT_VARIABLE as TRACING_VARIABLE
+from tracing_modes import MODES as TRACING_MODES
 
 BENCH_DIR = Path(__file__).resolve().parent
 MODULES = {"aiki": "aiki_workloads.py", "dbos": "dbos_workloads.py", "floor": "floor.py"}
@@ -83,6 +85,13 @@ def parse_args() -> argparse.Namespace:
         help="appended to the PostgreSQL database names, so that two benchmarks can share a server",
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed per process")
+    parser.add_argument(
+        "--tracing",
+        default="off",
+        choices=TRACING_MODES,
+        help="aiki processes: OpenTelemetry off (not importable), noop (no-op provider) or sdk (SDK, batch "
+        "exporter to nowhere)",
+    )
     parser.add_argument("--out", default=None, help="results JSON (default benchmarks/results/...)")
     args = parser.parse_args()
     args.workloads = [w.strip().upper() for w in args.only.split(",") if w.strip()]
@@ -189,7 +198,10 @@ def run_one(
     started = time.perf_counter()
     failure = None
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, check=False)
+        environment = {**os.environ, TRACING_VARIABLE: args.tracing}
+        completed = subprocess.run(
+            command, capture_output=True, text=True, timeout=args.timeout, check=False, env=environment
+        )
         if completed.returncode != 0:
             failure = f"exit {completed.returncode}: {completed.stderr.strip()[-2000:]}"
     except subprocess.TimeoutExpired:

@@ -15,12 +15,13 @@ from aiki.contract.workers import WorkerInfo
 from aiki.definitions.event import EventDefinition, event
 from aiki.definitions.retry import RetryPolicy
 from aiki.definitions.schedule import Schedule, schedule
-from aiki.definitions.task import Task, task
+from aiki.definitions.task import Task, TaskStarter, task
 from aiki.definitions.workflow import Workflow, workflow
 from aiki.definitions.workflow_version import VersionStarter, WorkflowVersion
 from aiki.errors import (
     AikiError,
     ConfigurationError,
+    DeadlineExceededError,
     ForbiddenError,
     InvalidOptionError,
     InvalidRequestError,
@@ -33,6 +34,7 @@ from aiki.errors import (
     SerializationError,
     ServerUnreachableError,
     TaskFailedError,
+    TaskTimeoutError,
     UnauthorizedError,
     WorkflowRunConflictError,
 )
@@ -52,6 +54,7 @@ __all__ = [
     "Client",
     "Clock",
     "ConfigurationError",
+    "DeadlineExceededError",
     "EventDefinition",
     "EventResult",
     "FakeClock",
@@ -79,6 +82,8 @@ __all__ = [
     "SystemClock",
     "Task",
     "TaskFailedError",
+    "TaskStarter",
+    "TaskTimeoutError",
     "UnauthorizedError",
     "VersionStarter",
     "WaitResult",

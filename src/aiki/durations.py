@@ -77,3 +77,20 @@ def _exact_amount(amount: object, what: str) -> Fraction:
     # repr gives the shortest decimal that round-trips, i.e. what the user typed; it keeps
     # {"seconds": 0.1} at exactly 100 ms where float arithmetic would round up to 101.
     return Fraction(repr(amount)) if isinstance(amount, float) else Fraction(amount)
+
+
+def positive_milliseconds(duration: Duration, what: str) -> int:
+    """``duration`` in whole milliseconds, refused unless longer than zero and at most ten years (a timeout,
+    a deadline).
+
+    >>> positive_milliseconds({"seconds": 30}, "timeout of task 'charge'")
+    30000
+    """
+    if duration is None:
+        raise InvalidOptionError(
+            f'{what} must be a duration such as {{"seconds": 30}}, a timedelta or milliseconds, got None.'
+        )
+    milliseconds = to_milliseconds(duration, what)
+    if not 0 < milliseconds <= MAX_SLEEP_MS:
+        raise InvalidOptionError(f"{what} must be longer than zero and at most 10 years, got {duration!r}.")
+    return milliseconds

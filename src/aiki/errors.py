@@ -5,6 +5,8 @@ AikiError
 ├── NonDeterminismError        replay met a task/child that the recorded history does not have
 ├── SchemaValidationError      an input, output or event payload was rejected by its validator
 ├── TaskFailedError            a task ran out of retries (names the task, carries its error)
+├── TaskTimeoutError           one attempt of a task ran longer than its timeout
+├── DeadlineExceededError      a run passed its deadline (recorded in ``state.error`` of the failed run)
 ├── WorkflowRunConflictError   a reference id is taken by a run with another input
 ├── ScheduleConflictError      a schedule reference id is taken by another definition
 ├── InvalidOptionError         an unknown option path, or a wrongly typed option value
@@ -94,6 +96,41 @@ class TaskFailedError(AikiError):
         return (
             f"Task {self.task_name!r} of workflow run {self.run_id} failed after {self.attempts} "
             f"attempt(s): {self.error.get('type', 'Error')}: {self.error.get('message', '')}"
+        )
+
+
+class TaskTimeoutError(AikiError):
+    """One attempt of a task ran longer than its timeout: it was cancelled (an ``async def`` task) or
+    abandoned in its thread (a plain ``def`` task). It counts as a failed attempt; the retry policy applies."""
+
+    code = "TASK_TIMEOUT"
+
+    def __init__(self, task_name: str, run_id: str, timeout_ms: int, attempt: int) -> None:
+        self.task_name = task_name
+        self.run_id = run_id
+        self.timeout_ms = timeout_ms
+        self.attempt = attempt
+        super().__init__(
+            f"Attempt {attempt} of task {task_name!r} in workflow run {run_id} ran longer than its timeout of "
+            f"{timeout_ms} ms and was stopped. Give the task more time (task(..., timeout=...) or "
+            f'.with_().opt("timeout", ...)), or make it faster.'
+        )
+
+
+class DeadlineExceededError(AikiError):
+    """A run passed its deadline before it finished: it failed, whatever it was doing, and its children
+    were cancelled. The failed run records this error's type and message in ``state.error``."""
+
+    code = "DEADLINE_EXCEEDED"
+
+    def __init__(self, run_id: str, deadline_at_ms: int, status: str) -> None:
+        self.run_id = run_id
+        self.deadline_at_ms = deadline_at_ms
+        self.status = status
+        super().__init__(
+            f"Workflow run {run_id} passed its deadline (epoch ms {deadline_at_ms}) while {status}; it was "
+            f"failed and its unfinished children were cancelled. Start it with a longer deadline "
+            f'(version.with_().opt("deadline", ...) or opts={{"deadline": ...}}) if it needs more time.'
         )
 
 
@@ -247,6 +284,8 @@ ERROR_TYPES: dict[str, type[AikiError]] = {
         NonDeterminismError,
         SchemaValidationError,
         TaskFailedError,
+        TaskTimeoutError,
+        DeadlineExceededError,
         WorkflowRunConflictError,
         ScheduleConflictError,
         InvalidOptionError,

@@ -152,10 +152,22 @@ class WorkflowRun:
     #: a run as a list shows it: ``input`` and ``state.output`` left out, ``state.error`` cut to its type and
     #: the start of its message (``handle.refresh()`` or ``client.get_run(id)`` read the whole run)
     values_omitted: bool = False
+    #: when the run fails with ``DeadlineExceededError`` if it has not finished (epoch ms; ``None``: never)
+    deadline_at_ms: int | None = None
+    #: the W3C trace context (``traceparent``, ``tracestate``) of the call that started the run, which
+    #: every execution of the run joins
+    trace_context: dict[str, str] | None = None
 
     @property
     def status(self) -> RunStatus:
         return self.state.status
+
+    def due_within_deadline(self, due_at_ms: int | None) -> int | None:
+        """The run's timer (``due_at_ms``) while not finished: the earlier of ``due_at_ms`` (its state's
+        own deadline, or the claim expiry) and the run's own deadline."""
+        if self.deadline_at_ms is None:
+            return due_at_ms
+        return self.deadline_at_ms if due_at_ms is None else min(due_at_ms, self.deadline_at_ms)
 
     def to_dict(self) -> dict[str, Any]:
         data = {item.name: getattr(self, item.name) for item in fields(self)}
@@ -170,6 +182,16 @@ class WorkflowRun:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskAttempt:
+    """When one attempt of a task ran, by the clock of the worker that ran it."""
+
+    #: 1 for the first attempt
+    number: int
+    started_at_ms: int
+    ended_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class TaskEntry:
     """One recorded task result: an entry of the queue at ``address`` (name + input hash)."""
 
@@ -181,6 +203,8 @@ class TaskEntry:
     output: Any = None
     error: dict[str, Any] | None = None
     next_attempt_at_ms: int | None = None
+    #: the attempts the workers reported, in order (an attempt cut short by a worker's crash is missing)
+    attempt_times: list[TaskAttempt] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +271,7 @@ class RunHistory:
     @staticmethod
     def from_dict(data: dict[str, Any]) -> RunHistory:
         return RunHistory(
-            tasks=[TaskEntry(**entry) for entry in data.get("tasks", [])],
+            tasks=[_task_entry(entry) for entry in data.get("tasks", [])],
             sleeps=[SleepEntry(**entry) for entry in data.get("sleeps", [])],
             events=[EventEntry(**entry) for entry in data.get("events", [])],
             children=[ChildEntry(**entry) for entry in data.get("children", [])],
@@ -269,7 +293,17 @@ class Transition:
 
 
 def _plain(value: Any) -> dict[str, Any]:
-    return {item.name: getattr(value, item.name) for item in fields(value)}
+    return {
+        item.name: [_plain(part) for part in member] if item.name == "attempt_times" else member
+        for item in fields(value)
+        for member in (getattr(value, item.name),)
+    }
+
+
+def _task_entry(data: dict[str, Any]) -> TaskEntry:
+    values = dict(data)
+    values["attempt_times"] = [TaskAttempt(**attempt) for attempt in values.get("attempt_times", [])]
+    return TaskEntry(**values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,14 @@
 """A workflow scenario that sends every statement of the hot path once or more: starts (plain, by reference,
 delayed), claims, checkpoints, a sleep, an event, a child and its wait, pause and resume, a cancel, reads,
-lists, counts, a multi-queue claim, a refresh, and retention. The plan tests run it on large tables."""
+lists, counts, a metrics scrape, a multi-queue claim, a refresh, and retention. The plan tests run it on large
+tables."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+import httpx
 
 from aiki import Client, FakeClock, RunStatus, WorkflowRunHandle, event, task, workflow
 from aiki.contract import ClaimRequest
@@ -86,6 +89,8 @@ async def run_hot_path(srv: Server, c: Client, key: int) -> None:
     await c.count_runs(workflow="fill-3", status="failed")
     await c.count_runs(status=["queued", "running"])
     await c.workflow_stats()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(srv.app), base_url="http://aiki.test") as http:
+        assert (await http.get("/metrics")).status_code == 200
 
     # A claim over several versions and shards, and a refresh of a claim this worker does not hold.
     await srv.workers.claim(

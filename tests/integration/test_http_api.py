@@ -101,7 +101,7 @@ async def test_the_openapi_description_documents_every_route_with_its_methods(
     assert document["openapi"].startswith("3.1")
     served: dict[str, set[str]] = {}
     for route in srv.app.routes:
-        if isinstance(route, Route) and (route.path.startswith("/api/") or route.path == "/healthz"):
+        if isinstance(route, Route) and route.path.startswith(("/api/", "/healthz", "/metrics")):
             path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
             served.setdefault(path, set()).update(
                 method.lower() for method in route.methods or () if method != "HEAD"

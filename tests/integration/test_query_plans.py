@@ -78,6 +78,8 @@ HOT_METHODS = {
 #: statements that read a whole index on purpose, and why
 WHOLE_INDEX_READS = {
     "run_counts": "the statistics of every workflow version count every run (index-only, never the table)",
+    "run_gauges": "the metrics count every queued and stalled run, reading the partial indexes that hold only "
+    "those runs (test_metrics checks that plan)",
 }
 
 

@@ -114,7 +114,9 @@ def test_a_bad_version_string_raises(version: Any) -> None:
 
 
 def test_an_unknown_version_option_raises_listing_the_options() -> None:
-    with pytest.raises(ConfigurationError, match=r"Unknown option\(s\) \['shards'\].*\['retry', 'shard'\]"):
+    with pytest.raises(
+        ConfigurationError, match=r"Unknown option\(s\) \['shards'\].*\['deadline', 'retry', 'shard'\]"
+    ):
         workflow(name="orders").v("1.0.0", handler=_handler, opts={"shards": ["eu"]})
 
 

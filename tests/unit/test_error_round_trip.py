@@ -8,6 +8,7 @@ from aiki.errors import (
     ERROR_TYPES,
     AikiError,
     ConfigurationError,
+    DeadlineExceededError,
     ForbiddenError,
     InvalidOptionError,
     InvalidRequestError,
@@ -20,6 +21,7 @@ from aiki.errors import (
     SerializationError,
     ServerUnreachableError,
     TaskFailedError,
+    TaskTimeoutError,
     UnauthorizedError,
     WorkflowRunConflictError,
     error_from_dict,
@@ -42,6 +44,8 @@ EXAMPLES: list[AikiError] = [
     SerializationError("input", "a set"),
     ServerUnreachableError("http://127.0.0.1:9", "connection refused"),
     ConfigurationError("bad setting"),
+    TaskTimeoutError("charge", "r1", 30_000, 2),
+    DeadlineExceededError("r1", 1_700_000_000_000, "sleeping"),
 ]
 
 

@@ -11,6 +11,7 @@ PUBLIC_API = [
     "Client",
     "Clock",
     "ConfigurationError",
+    "DeadlineExceededError",
     "EventDefinition",
     "EventResult",
     "FakeClock",
@@ -38,6 +39,8 @@ PUBLIC_API = [
     "SystemClock",
     "Task",
     "TaskFailedError",
+    "TaskStarter",
+    "TaskTimeoutError",
     "UnauthorizedError",
     "VersionStarter",
     "WaitResult",
@@ -72,6 +75,8 @@ SPEC_ERRORS = [
     "RevisionConflictError",
     "NotFoundError",
     "UnauthorizedError",
+    "TaskTimeoutError",
+    "DeadlineExceededError",
 ]
 
 

@@ -42,6 +42,12 @@ EXPECTED: dict[tuple[S, S], frozenset[str] | None] = {
     **{(source, S.PAUSED): frozenset({"paused"}) for source in (S.SCHEDULED, S.QUEUED, S.RUNNING, *WAITING)},
     # cancel: from every status that has not ended
     **{(source, S.CANCELLED): ANY for source in RunStatus if source not in TERMINAL_STATUSES},
+    # a run's own deadline fails it from every status that has not ended (running may fail for any reason)
+    **{
+        (source, S.FAILED): frozenset({"deadline"})
+        for source in RunStatus
+        if source not in TERMINAL_STATUSES and source is not S.RUNNING
+    },
 }
 
 KNOWN_REASONS = sorted(

@@ -10,6 +10,7 @@ from typing_extensions import Unpack
 
 from aiki.client.handle import WorkflowRunHandle
 from aiki.client.schedule_handle import ScheduleHandle
+from aiki.client.tracing import note_started, start_span
 from aiki.client.transport import Transport
 from aiki.clock import Clock, SystemClock
 from aiki.contract import StartRequest
@@ -61,9 +62,13 @@ class Client:
         """Start a run as ``request`` says; what ``version.start(client, input)`` calls.
 
         ``request`` comes from ``version.with_().request(input)`` (input validated and hashed); ``version``
-        gives the handle its events and output schema.
+        gives the handle its events and output schema. With OpenTelemetry, the start is an ``aiki.start``
+        span whose trace context the run keeps.
         """
-        return WorkflowRunHandle(self, await self.transport.start_run(request), version)
+        with start_span(request) as (traced, span):
+            run = await self.transport.start_run(traced)
+            note_started(span, run)
+        return WorkflowRunHandle(self, run, version)
 
     async def get_run_handle(
         self, version: WorkflowVersion[Any, OutputT], run_id: str

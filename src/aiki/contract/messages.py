@@ -5,10 +5,10 @@ An HTTP-only worker imports this module, never the server or a database driver.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from aiki.types import RunHistory, WorkflowRun
+from aiki.types import RunHistory, TaskAttempt, WorkflowRun
 
 ConflictPolicy = Literal["error", "return_existing"]
 OutcomeKind = Literal["sleep", "event_wait", "child_wait", "retry", "complete", "fail"]
@@ -40,6 +40,8 @@ class StartRequest:
     at_ms: int | None = None
     parent: ParentLink | None = None
     schedule_id: str | None = None
+    #: the W3C trace context (``traceparent``, ``tracestate``) of the starting call, stored with the run
+    trace_context: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class TaskWrite:
     output: Any = None
     error: dict[str, Any] | None = None
     retry_delay_ms: int | None = None
+    #: the attempts this write reports (those run since the entry was last written), by the worker's clock
+    attempt_times: list[TaskAttempt] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

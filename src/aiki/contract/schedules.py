@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal
 
+from aiki.contract.limits import stored_deadline_ms
 from aiki.contract.recurrence import OverlapPolicy, parse_timing
 from aiki.errors import ConfigurationError, InvalidRequestError
 
@@ -49,6 +50,7 @@ class ActivateScheduleRequest:
             value = getattr(self, name)
             if value is not None and not value:
                 raise InvalidRequestError("must not be empty.", name)
+        stored_deadline_ms(self.run_options, "run_options.deadline_ms")
         try:
             timing = parse_timing(self.timing).to_dict()
         except ConfigurationError as error:

@@ -9,10 +9,10 @@ from typing import Any
 
 from aiki.contract.messages import ConflictPolicy
 from aiki.definitions.retry import RetryPolicy, parse_retry
-from aiki.durations import to_milliseconds
+from aiki.durations import positive_milliseconds, to_milliseconds
 from aiki.errors import InvalidOptionError
 
-OPTION_PATHS = ("shard", "reference.id", "reference", "trigger", "retry")
+OPTION_PATHS = ("shard", "reference.id", "reference", "trigger", "retry", "deadline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,8 @@ class StartOptions:
     delay_ms: int | None = None
     at_ms: int | None = None
     retry: RetryPolicy | None = None
+    #: the run fails with ``DeadlineExceededError`` this long after its start unless it has finished
+    deadline_ms: int | None = None
 
 
 def _non_empty_string(path: str, value: Any) -> str:
@@ -61,6 +63,8 @@ def apply_option(options: StartOptions, path: str, value: Any) -> StartOptions:
         return _apply_trigger(options, value)
     if path == "retry":
         return replace(options, retry=parse_retry(value, "option 'retry'"))
+    if path == "deadline":
+        return replace(options, deadline_ms=positive_milliseconds(value, "option 'deadline'"))
     raise InvalidOptionError(f"Unknown option path {path!r}; the paths are: {', '.join(OPTION_PATHS)}.")
 
 

@@ -23,9 +23,10 @@ from aiki.definitions.starting_client import (
 )
 from aiki.definitions.type_variables import InputT, OutputT
 from aiki.definitions.version_events import VersionEvents
+from aiki.durations import positive_milliseconds
 from aiki.errors import ConfigurationError, InvalidOptionError
 
-VERSION_OPTIONS = {"retry", "shard"}
+VERSION_OPTIONS = {"retry", "shard", "deadline"}
 
 #: the handle type of whatever client or run context a run is started with
 HandleT = TypeVar("HandleT")
@@ -54,7 +55,9 @@ class WorkflowVersion(Generic[InputT, OutputT]):
         self.parameter_count = count_parameters(handler, self.label, 2)
         _check_async(handler, self.label)
         self.handler = handler
-        options = _mapping(opts, "opts", self.label, "{'retry': {...}, 'shard': 'eu'}")
+        options = _mapping(
+            opts, "opts", self.label, "{'retry': {...}, 'shard': 'eu', 'deadline': {'hours': 1}}"
+        )
         unknown = set(options) - VERSION_OPTIONS
         if unknown:
             raise ConfigurationError(
@@ -65,6 +68,11 @@ class WorkflowVersion(Generic[InputT, OutputT]):
         if shard is not None and (not isinstance(shard, str) or not shard):
             raise ConfigurationError(f"The shard of {self.label} must be a non-empty string, got {shard!r}.")
         self.shard: str | None = shard
+        deadline = options.get("deadline")
+        #: how long after its start a run of this version may take before it fails (``None``: no limit)
+        self.deadline_ms: int | None = (
+            None if deadline is None else positive_milliseconds(deadline, f"deadline of {self.label}")
+        )
         self.schema = parse_schema(schema, self.label)
         #: the declared events: a mapping of their definitions, and their senders as attributes
         #: (``version.events.payment_received.send(client, run_ids, data)``)
@@ -124,9 +132,14 @@ class WorkflowVersion(Generic[InputT, OutputT]):
         return jsonable, hash_input(jsonable)
 
     def run_options(self, options: StartOptions) -> dict[str, Any]:
-        """The options stored with a run (and with a schedule's runs)."""
+        """The options stored with a run (and with a schedule's runs): its retry policy, and its deadline
+        as a duration from its start (``deadline_ms``) when it has one."""
         retry = options.retry or self.retry
-        return {"retry": retry.to_dict()}
+        stored: dict[str, Any] = {"retry": retry.to_dict()}
+        deadline_ms = options.deadline_ms or self.deadline_ms
+        if deadline_ms is not None:
+            stored["deadline_ms"] = deadline_ms
+        return stored
 
     def __repr__(self) -> str:
         return f"<WorkflowVersion {self.name}@{self.version_id}>"
@@ -140,7 +153,7 @@ class VersionStarter(Generic[InputT, OutputT]):
         self.options = options
 
     def opt(self, path: str, value: Any) -> VersionStarter[InputT, OutputT]:
-        """Set ``shard``, ``reference.id``, ``reference``, ``trigger`` or ``retry``."""
+        """Set ``shard``, ``reference.id``, ``reference``, ``trigger``, ``retry`` or ``deadline``."""
         return VersionStarter(self.version, apply_option(self.options, path, value))
 
     def request(self, input: Any) -> StartRequest:

@@ -50,6 +50,7 @@ class ChildRunHandle(WorkflowRunHandle[OutputT]):
         waits = execution.child_waits[key]
         if index < len(waits):
             execution.child_wait_cursor[key] = index + 1
+            execution.consumed_recorded()
             wait = waits[index]
             if wait.status == "timeout" or wait.child_state is None:
                 return WaitResult(success=False, state=None, cause=None, timeout=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from aiki.client.tracing import current_trace_context
 from aiki.contract import ParentLink
 from aiki.definitions.type_variables import OutputT
 from aiki.errors import (
@@ -48,6 +49,8 @@ async def start_child(
             # An explicit shard wins, then the parent's, then the child version's own default.
             shard=starter.options.shard or execution.run.shard or version.shard,
             parent=ParentLink(execution.run.id, execution.claim_token, address, occurrence),
+            # The child joins its parent's trace, under the execution that started it.
+            trace_context=current_trace_context(),
         )
         done = execution.begin_work()
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,6 +13,7 @@ from aiki.durations import MAX_SLEEP_MS, Duration, to_milliseconds
 from aiki.errors import InvalidOptionError, NotFoundError, SchemaValidationError
 from aiki.execution.child_handle import ChildRunHandle
 from aiki.execution.child_runner import start_child
+from aiki.execution.run_logger import RunLogger
 from aiki.execution.signals import FailRun, Suspend
 from aiki.execution.task_runner import run_task
 
@@ -66,6 +66,7 @@ class EventWaiter:
         entries = execution.events[self.name]
         if index < len(entries):
             execution.event_cursor[self.name] = index + 1
+            execution.consumed_recorded()
             entry = entries[index]
             if entry.status == "timeout":
                 return EventResult(timeout=True)
@@ -127,12 +128,10 @@ class WorkflowRunContext:
         self.version_id = run.version_id
         self.input = run.input
         self.attempts = run.attempts
-        self.logger = logging.LoggerAdapter(
-            logging.getLogger(f"aiki.workflow.{run.name}"),
-            {"workflow_run_id": run.id, "workflow": run.name, "version": run.version_id},
-        )
+        #: a ``logging.LoggerAdapter`` over ``aiki.run``, silent while the handler replays (``RunLogger``)
+        self.logger = RunLogger(execution)
         self.events = EventWaiters(execution)
-        #: the object given to the worker as ``opts={"context": ...}`` (your database pool, clients...)
+        #: the worker's ``context`` (your database pool, clients...), or what its factory made for this run
         self.context = execution.context
 
     async def run_task(self, task: Task[TaskInputT, TaskOutputT], input: TaskInputT) -> TaskOutputT:
@@ -179,6 +178,7 @@ class WorkflowRunContext:
         execution.sleep_cursor[name] = index + 1
         entries = execution.sleeps[name]
         if index < len(entries):
+            execution.consumed_recorded()
             entry = entries[index]
             if entry.status == "cancelled":
                 return SleepResult(cancelled=True)

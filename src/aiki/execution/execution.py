@@ -56,12 +56,24 @@ class Execution:
         self.child_waits: dict[tuple[str, str], list[ChildWaitEntry]] = defaultdict(list)
         for wait in history.child_waits:
             self.child_waits[(wait.child_run_id, wait.awaited_status)].append(wait)
+        #: recorded sleeps, events and child waits the handler has not reached yet (tasks and children: the
+        #: manifest's count)
+        self._recorded_left = len(history.sleeps) + len(history.events) + len(history.child_waits)
         self.sleep_cursor: dict[str, int] = defaultdict(int)
         self.event_cursor: dict[str, int] = defaultdict(int)
         self.child_wait_cursor: dict[tuple[str, str], int] = defaultdict(int)
         self.in_flight: set[asyncio.Future[None]] = set()
         #: set once the execution is ending (suspension, failure, lost claim): no new task may start
         self.closing = False
+
+    def replaying(self) -> bool:
+        """Whether recorded entries of any kind (tasks, sleeps, events, children, child waits) remain
+        unconsumed: the handler is still going over what an earlier execution ran."""
+        return self._recorded_left > 0 or self.manifest.has_unconsumed()
+
+    def consumed_recorded(self) -> None:
+        """The handler consumed a recorded sleep, event or child wait."""
+        self._recorded_left -= 1
 
     def check_open(self) -> None:
         """Refuse new work once the execution is ending."""

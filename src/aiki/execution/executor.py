@@ -21,20 +21,29 @@ from aiki.execution.context import WorkflowRunContext
 from aiki.execution.errors_record import error_record
 from aiki.execution.execution import Execution
 from aiki.execution.signals import FailRun, StopExecution, Suspend
+from aiki.execution.tracing import execution_span, note_outcome
 
 logger = logging.getLogger("aiki.worker")
 
 
 async def execute(execution: Execution) -> None:
-    """Run the handler of ``execution`` once and record the outcome; never raises for run-level failures."""
-    run = WorkflowRunContext(execution)
-    version = execution.version
-    try:
-        outcome = await _run_handler(execution, run)
-    except StopExecution:
+    """Run the handler of ``execution`` once and record the outcome; never raises for run-level failures.
+
+    With OpenTelemetry, the execution is an ``aiki.run`` span in the trace the run's start stored.
+    """
+    with execution_span(execution) as span:
+        run = WorkflowRunContext(execution)
+        try:
+            outcome: dict[str, Any] | None = await _run_handler(execution, run)
+        except StopExecution:
+            outcome = None
         await execution.drain()
-        return
-    await execution.drain()
+        note_outcome(span, outcome)
+        if outcome is not None:
+            await _report(execution, outcome)
+
+
+async def _report(execution: Execution, outcome: dict[str, Any]) -> None:
     try:
         await execution.client.transport.finish(
             RunOutcome(
@@ -45,13 +54,29 @@ async def execute(execution: Execution) -> None:
             )
         )
     except (RevisionConflictError, InvalidTransitionError) as stale:
-        # Someone else moved the run (recovery, pause, cancel): this execution's word no longer counts.
-        logger.info("run %s of %s: outcome not recorded: %s", execution.run.id, version.label, stale)
+        # Someone else moved the run (recovery, pause, cancel, its deadline): this execution's word no
+        # longer counts.
+        logger.info(
+            "run %s of %s: outcome not recorded: %s", execution.run.id, execution.version.label, stale
+        )
+
+
+async def context_for(execution: Execution) -> Any:
+    """``run.context``: the worker's context, or, when that is callable, what it returns for this run
+    (called with the ``WorkflowRun`` before each execution; an async factory is awaited)."""
+    value = execution.context
+    if not callable(value):
+        return value
+    made = value(execution.run)
+    if inspect.isawaitable(made):
+        made = await made
+    return made
 
 
 async def _run_handler(execution: Execution, run: WorkflowRunContext) -> dict[str, Any]:
     version = execution.version
     try:
+        run.context = await context_for(execution)
         input = execution.run.input
         if version.schema.input is not None:
             try:

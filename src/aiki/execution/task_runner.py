@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiki.canonical_json import hash_input, to_jsonable
 from aiki.contract import TaskWrite
-from aiki.definitions.handler import call_handler
 from aiki.errors import (
     NonDeterminismError,
     RevisionConflictError,
@@ -15,9 +14,10 @@ from aiki.errors import (
     SerializationError,
     TaskFailedError,
 )
+from aiki.execution.attempt import Attempt
 from aiki.execution.errors_record import error_record
 from aiki.execution.signals import FailRun, HandlerSignal, StopExecution, Suspend
-from aiki.types import TaskEntry
+from aiki.types import TaskAttempt, TaskEntry
 
 if TYPE_CHECKING:
     from aiki.definitions.task import Task
@@ -95,22 +95,36 @@ async def _execute(
     try:
         attempts = first_attempt
         arguments = (raw_input,) if task.parameter_count else ()
+        #: the attempts run since the entry was last written, reported with the next write
+        reported: list[TaskAttempt] = []
         while True:
+            attempt = Attempt(execution, task, attempts)
             try:
-                raw_output = await call_handler(task.handler, arguments)
+                raw_output = await attempt.call(arguments)
                 output = _validated_output(execution, task, raw_output, replayed=False)
                 stored = to_jsonable(output, f"output of task {task.name!r} in run {execution.run.id}")
-            except HandlerSignal:
+            except HandlerSignal as signal:
+                attempt.end(signal)
                 raise
             except SerializationError as error:
+                attempt.end(error)
                 execution.closing = True
                 raise FailRun(error) from error
             except Exception as error:
+                reported.append(attempt.end(error))
                 delay_ms = task.retry.next_delay_ms(attempts)
                 record = error_record(error, task.name)
                 if delay_ms is None:
                     await _record(
-                        execution, task, address, occurrence, input, "failed", attempts, error=record
+                        execution,
+                        task,
+                        address,
+                        occurrence,
+                        input,
+                        "failed",
+                        attempts,
+                        reported,
+                        error=record,
                     )
                     raise TaskFailedError(task.name, execution.run.id, attempts, record) from error
                 if delay_ms <= execution.settings.max_inline_retry_delay_ms:
@@ -126,12 +140,14 @@ async def _execute(
                     input,
                     "awaiting_retry",
                     attempts,
+                    reported,
                     error=record,
                     retry_delay_ms=delay_ms,
                 )
                 raise Suspend(kind="retry", retry_kind="task", duration_ms=delay_ms, error=record) from error
+            reported.append(attempt.end(None))
             status = await _record(
-                execution, task, address, occurrence, input, "completed", attempts, output=stored
+                execution, task, address, occurrence, input, "completed", attempts, reported, output=stored
             )
             if status != "running":
                 # Paused or cancelled while the task ran: its result is kept, nothing new starts.
@@ -150,6 +166,7 @@ async def _record(
     input: Any,
     status: Any,
     attempts: int,
+    attempt_times: list[TaskAttempt],
     *,
     output: Any = None,
     error: dict[str, Any] | None = None,
@@ -167,6 +184,7 @@ async def _record(
         output=output,
         error=error,
         retry_delay_ms=retry_delay_ms,
+        attempt_times=attempt_times,
     )
     try:
         return await execution.client.transport.record_task(write)

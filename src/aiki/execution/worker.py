@@ -337,11 +337,28 @@ class WorkerHandle:
         await self.stop()
 
 
-def worker(workflows: Iterable[WorkflowVersion[Any, Any]], opts: Mapping[str, Any] | None = None) -> Worker:
+def worker(
+    workflows: Iterable[WorkflowVersion[Any, Any]],
+    opts: Mapping[str, Any] | None = None,
+    *,
+    context: Any = None,
+) -> Worker:
     """Create a worker for ``workflows``.
 
-    Options: ``max_concurrent_workflow_runs`` (10), ``shards`` (None: unsharded runs only),
-    ``claim_refresh_interval_ms`` (30 000), ``graceful_shutdown_timeout_ms`` (5 000), ``poll_interval_ms``
-    (1 000), ``max_inline_retry_delay_ms`` (1 000), ``context`` (given to handlers as ``run.context``), ``id``.
+    Args:
+        workflows: the workflow versions it runs.
+        opts: ``max_concurrent_workflow_runs`` (10), ``shards`` (None: unsharded runs only),
+            ``claim_refresh_interval_ms`` (30 000), ``graceful_shutdown_timeout_ms`` (5 000),
+            ``poll_interval_ms`` (1 000), ``max_inline_retry_delay_ms`` (1 000), ``context`` (as below), ``id``.
+        context: handed to handlers as ``run.context`` (a database pool, API clients); a callable is a
+            factory instead, called (sync or async) with the ``WorkflowRun`` before each execution, and
+            what it returns is ``run.context``.
     """
-    return Worker(workflows, parse_worker_options(opts))
+    options = dict(opts or {})
+    if context is not None:
+        if options.get("context") is not None:
+            raise ConfigurationError(
+                "worker(...) was given a context twice, as context= and as opts={'context': ...}; keep one."
+            )
+        options["context"] = context
+    return Worker(workflows, parse_worker_options(options))

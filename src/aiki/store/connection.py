@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiki.store.queries.children import ChildQueries
 from aiki.store.queries.claims import ClaimQueries
 from aiki.store.queries.events import EventQueries
+from aiki.store.queries.gauges import GaugeQueries
 from aiki.store.queries.history import HistoryQueries
 from aiki.store.queries.keys import KeyQueries
 from aiki.store.queries.listing import ListingQueries
@@ -37,5 +38,6 @@ class Connection(
     ListingQueries,
     RetentionQueries,
     WorkerQueries,
+    GaugeQueries,
 ):
     """One connection inside one transaction; the backends subclass it."""

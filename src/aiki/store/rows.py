@@ -14,7 +14,7 @@ from aiki.types import ApiKey, RunState, RunStatus, WorkflowRun
 RUN_COLUMNS = (
     "id, namespace, workflow_name, version_id, status, state, input, input_hash, options, shard, "
     "reference_id, parent_run_id, schedule_id, waiting_on, revision, attempts, due_at_ms, claim_token, "
-    "worker_id, created_at_ms, updated_at_ms"
+    "worker_id, created_at_ms, updated_at_ms, deadline_at_ms, trace_context"
 )
 
 SCHEDULE_COLUMNS = (
@@ -32,22 +32,9 @@ SMALL_STATE = 16_384
 def run_from_row(row: Row) -> WorkflowRun:
     """The ``WorkflowRun`` a ``runs`` row describes."""
     return WorkflowRun(
-        id=row["id"],
-        namespace=row["namespace"],
-        name=row["workflow_name"],
-        version_id=row["version_id"],
         input=loads(row["input"]),
-        input_hash=row["input_hash"],
         state=RunState.from_dict(loads(row["state"])),  # type: ignore[arg-type]
-        revision=int(row["revision"]),
-        attempts=int(row["attempts"]),
-        options=loads(row["options"]) or {},  # type: ignore[arg-type]
-        shard=row["shard"],
-        reference_id=row["reference_id"],
-        parent_run_id=row["parent_run_id"],
-        schedule_id=row["schedule_id"],
-        created_at_ms=int(row["created_at_ms"]),
-        updated_at_ms=int(row["updated_at_ms"]),
+        **_run_fields(row),
     )
 
 
@@ -55,7 +42,8 @@ def run_from_row(row: Row) -> WorkflowRun:
 SUMMARY_COLUMNS = (
     "id, namespace, workflow_name, version_id, status, input_hash, options, shard, reference_id, parent_run_id, "
     "schedule_id, waiting_on, revision, attempts, due_at_ms, claim_token, worker_id, created_at_ms, "
-    f"updated_at_ms, CASE WHEN length(state) <= {SMALL_STATE} THEN state END AS state, "
+    "updated_at_ms, deadline_at_ms, trace_context, "
+    f"CASE WHEN length(state) <= {SMALL_STATE} THEN state END AS state, "
     "length(input) AS input_size, length(state) AS state_size"
 )
 #: the longest message of an error in a summary
@@ -73,25 +61,29 @@ def summary_from_row(row: Row) -> WorkflowRun:
             error = {key: error[key] for key in ("type", "task") if key in error}
             error["message"] = str((full.error or {}).get("message", ""))[:SUMMARY_MESSAGE]
         state = replace(full, output=None, error=error, previous=None)
-    return WorkflowRun(
-        id=row["id"],
-        namespace=row["namespace"],
-        name=row["workflow_name"],
-        version_id=row["version_id"],
-        input=None,
-        input_hash=row["input_hash"],
-        state=state,
-        revision=int(row["revision"]),
-        attempts=int(row["attempts"]),
-        options=loads(row["options"]) or {},  # type: ignore[arg-type]
-        shard=row["shard"],
-        reference_id=row["reference_id"],
-        parent_run_id=row["parent_run_id"],
-        schedule_id=row["schedule_id"],
-        created_at_ms=int(row["created_at_ms"]),
-        updated_at_ms=int(row["updated_at_ms"]),
-        values_omitted=True,
-    )
+    return WorkflowRun(input=None, state=state, values_omitted=True, **_run_fields(row))
+
+
+def _run_fields(row: Row) -> dict[str, Any]:
+    """The fields of a run that a summary and a whole run read alike."""
+    return {
+        "id": row["id"],
+        "namespace": row["namespace"],
+        "name": row["workflow_name"],
+        "version_id": row["version_id"],
+        "input_hash": row["input_hash"],
+        "revision": int(row["revision"]),
+        "attempts": int(row["attempts"]),
+        "options": loads(row["options"]) or {},
+        "shard": row["shard"],
+        "reference_id": row["reference_id"],
+        "parent_run_id": row["parent_run_id"],
+        "schedule_id": row["schedule_id"],
+        "created_at_ms": int(row["created_at_ms"]),
+        "updated_at_ms": int(row["updated_at_ms"]),
+        "deadline_at_ms": None if row["deadline_at_ms"] is None else int(row["deadline_at_ms"]),
+        "trace_context": None if row["trace_context"] is None else loads(row["trace_context"]),
+    }
 
 
 def values_size(row: Row) -> int:

@@ -17,7 +17,7 @@ from aiki.server.engine.state_machine import check_transition
 from aiki.server.engine.transitions import apply_transition, enter_state
 from aiki.store.connection import Connection
 from aiki.store.queries.claims import CLAIMED
-from aiki.store.queries.tasks import TaskRecord
+from aiki.store.queries.tasks import TaskRecord, encode_attempt_times
 from aiki.types import RunHistory, RunState, RunStatus, WorkflowRun
 
 
@@ -122,10 +122,12 @@ class WorkerCommands:
             output_json=dumps(write.output) if write.status == "completed" else None,
             error_json=dumps(write.error) if write.error is not None else None,
             next_attempt_at_ms=now_ms + write.retry_delay_ms if write.retry_delay_ms is not None else None,
+            attempt_times=encode_attempt_times(write.attempt_times),
         )
-        async with self.core.write(single_statement=True) as (connection, _changes):
+        async with self.core.write(single_statement=True) as (connection, changes):
             status = await connection.record_task(namespace, record, now_ms)
             if status is not None:
+                changes.tasks.append((write.name, write.status, write.attempt_times))
                 return status
             if not await connection.claim_held(namespace, write.run_id, write.claim_token):
                 raise RevisionConflictError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiki.types import TERMINAL_STATUSES, RunStatus, WorkflowRun
+from aiki.types import TERMINAL_STATUSES, RunStatus, TaskAttempt, WorkflowRun
 
 
 @dataclass(slots=True)
@@ -23,12 +23,23 @@ class Changes:
     queued: bool = False
     #: the earliest deadline written (wakes the timer loop if earlier than what it sleeps towards)
     earliest_deadline_ms: int | None = None
+    #: how many runs were created (metrics)
+    started: int = 0
+    #: task writes: (task name, status written, the attempts the write reports) (metrics)
+    tasks: list[tuple[str, str, list[TaskAttempt]]] = field(default_factory=list)
+    #: how late each timer fired, in ms after its due time (metrics)
+    lateness_ms: list[int] = field(default_factory=list)
 
     def deadline(self, due_at_ms: int | None) -> None:
         if due_at_ms is not None and (
             self.earliest_deadline_ms is None or due_at_ms < self.earliest_deadline_ms
         ):
             self.earliest_deadline_ms = due_at_ms
+
+    def created(self, run: WorkflowRun, due_at_ms: int | None) -> None:
+        """``run`` was created, and its deadline is ``due_at_ms``."""
+        self.started += 1
+        self.moved(run, due_at_ms)
 
     def moved(self, run: WorkflowRun, due_at_ms: int | None) -> None:
         """``run`` (as stored now) changed status, and its deadline is ``due_at_ms``."""

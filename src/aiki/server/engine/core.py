@@ -30,6 +30,11 @@ class ServerCore:
         self.clock = clock
         self.settings = settings
         self.notifier = Notifier()
+        # Imported here: prometheus_client is loaded by processes that serve, not by workers and clients.
+        from aiki.server.engine.metrics import ServerMetrics
+
+        #: the server's Prometheus metrics (``GET /metrics``)
+        self.metrics = ServerMetrics()
         self.redis: RedisWakeups | None = None
         if settings.redis_url is not None:
             self.redis = RedisWakeups(settings.redis_url, settings.redis_prefix, self.notifier)
@@ -69,6 +74,7 @@ class ServerCore:
             self._forget_distant_deadline(changes)
             await self._notify_other_processes(connection, changes)
         self.notifier.publish(changes)
+        self.metrics.observe(changes)
         if self.redis is not None:
             self.redis.publish(changes)
 

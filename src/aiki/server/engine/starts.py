@@ -7,6 +7,7 @@ from aiki.contract.messages import StartRequest
 from aiki.errors import NotFoundError, RevisionConflictError, WorkflowRunConflictError
 from aiki.ids import new_id
 from aiki.server.engine.changes import Changes
+from aiki.server.engine.run_deadline import deadline_at
 from aiki.server.engine.settings import ServerSettings
 from aiki.server.engine.transitions import due_at_ms_of
 from aiki.store.connection import Connection
@@ -31,6 +32,7 @@ async def create_run(
     caller runs the start again, which then finds that run.
     """
     parent = request.parent
+    parent_run = None
     if parent is not None:
         parent_run = await connection.get_claimed_run(
             namespace, parent.run_id, parent.claim_token, for_update=True
@@ -81,13 +83,15 @@ async def create_run(
         schedule_id=request.schedule_id,
         created_at_ms=now_ms,
         updated_at_ms=now_ms,
+        deadline_at_ms=deadline_at(request, now_ms, parent_run),
+        trace_context=request.trace_context,
     )
-    due_at_ms = due_at_ms_of(run, state, now_ms, settings)
+    due_at_ms = run.due_within_deadline(due_at_ms_of(run, state, now_ms, settings))
     if not await connection.insert_run(run, due_at_ms):
         raise StartConflict()
     if parent is not None:
         await _link(connection, request, run.id, now_ms)
-    changes.moved(run, due_at_ms)
+    changes.created(run, due_at_ms)
     return run
 
 

@@ -6,6 +6,7 @@ Every status change of a run goes through ``check_transition``; tests walk this 
 from __future__ import annotations
 
 from aiki.errors import InvalidTransitionError
+from aiki.types import TERMINAL_STATUSES
 from aiki.types import RunStatus as S
 
 #: ``None`` in a reason set means "no reason required".
@@ -69,6 +70,16 @@ TRANSITIONS: dict[S, dict[S, frozenset[str | None]]] = {
     S.FAILED: {},
     S.CANCELLED: {},
 }
+
+
+def _add_deadline_edges(table: dict[S, dict[S, frozenset[str | None]]]) -> None:
+    """A run's own deadline fails it from every status that has not ended, whatever that status is."""
+    for source, targets in table.items():
+        if source not in TERMINAL_STATUSES:
+            targets[S.FAILED] = targets.get(S.FAILED, frozenset()) | {"deadline"}
+
+
+_add_deadline_edges(TRANSITIONS)
 
 #: What to tell a user who asks for an edge the table does not have.
 HINTS: dict[S, str] = {

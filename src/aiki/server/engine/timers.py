@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiki.server.engine.changes import Changes
 from aiki.server.engine.retention import purge_if_due
+from aiki.server.engine.run_deadline import fail_past_deadline, past_deadline
 from aiki.server.engine.settings import ServerSettings
 from aiki.server.engine.transitions import apply_transition, record_child_wait
 from aiki.store.connection import Connection
@@ -44,9 +45,17 @@ class RunDeadlines:
     async def fire_due(self, connection: Connection, changes: Changes, now_ms: int, limit: int) -> int:
         """Handle up to ``limit`` runs whose deadline has come; returns how many were handled."""
         runs = await connection.due_runs(now_ms, limit)
-        for run in runs:
+        for due_at_ms, run in runs:
+            changes.lateness_ms.append(now_ms - due_at_ms)
+            if run.id in changes.runs:
+                # Moved earlier in this batch (a parent's deadline cancelled it): this row is stale.
+                continue
             if run.status in TERMINAL_STATUSES:
                 await purge_if_due(connection, run, now_ms, self.settings)
+                continue
+            if past_deadline(run, now_ms):
+                # The run's own deadline goes first: it ends the run whatever its status's timer says.
+                await fail_past_deadline(connection, run, changes, now_ms, self.settings)
                 continue
             handler = self._handlers.get(run.status)
             if handler is None:
@@ -110,7 +119,7 @@ class RunDeadlines:
         stalls_at_ms = run.updated_at_ms + self.settings.stall_after_ms
         if stalls_at_ms > now_ms:
             # The server's stall_after_ms was made longer since the run was queued.
-            await connection.set_due(run.id, stalls_at_ms)
+            await connection.set_due(run.id, run.due_within_deadline(stalls_at_ms))
             return
         target = RunState(RunStatus.STALLED, reason="undeliverable")
         await apply_transition(connection, run, target, changes, now_ms, self.settings)

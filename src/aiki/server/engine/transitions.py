@@ -47,6 +47,8 @@ async def apply_transition(
     """
     check_transition(run.id, run.status, target.status, target.reason)
     due_at_ms = due_at_ms_of(run, target, now_ms, settings)
+    if target.status not in TERMINAL_STATUSES:
+        due_at_ms = run.due_within_deadline(due_at_ms)  # the run's own deadline keeps running, paused too
     if target.status is not RunStatus.RUNNING:
         claim_token = None
         worker_id = None

@@ -1,8 +1,8 @@
 """``srv.app``: the HTTP API of a server, a Starlette app serving every client operation as JSON.
 
-Routes live under ``/api/v1`` (runs, worker, schedules) plus ``/healthz``; ``/api/v1/openapi.json`` describes
-them. The dashboard's static files are served at ``/``. Mount the app in any ASGI app, or serve it with
-``aiki server`` (uvicorn).
+Routes live under ``/api/v1`` (runs, worker, schedules) plus ``/healthz`` and ``/metrics`` (Prometheus
+text); ``/api/v1/openapi.json`` describes them. The dashboard's static files are served at ``/``. Mount the
+app in any ASGI app, or serve it with ``aiki server`` (uvicorn).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from importlib import metadata
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -21,6 +22,7 @@ from aiki.server.http.dashboard import dashboard_routes
 from aiki.server.http.endpoint import Api
 from aiki.server.http.errors import http_exception_response, internal_error_response
 from aiki.server.http.io import json_response
+from aiki.server.http.metrics import HttpMetrics, metrics_paths, metrics_route
 from aiki.server.http.openapi_schema import JSON, document, operation
 from aiki.server.http.routes_finding import FINDING_SCHEMAS, finding_paths, finding_routes
 from aiki.server.http.routes_operate import OPERATE_SCHEMAS, operate_paths, operate_routes
@@ -40,7 +42,14 @@ def openapi_document() -> JSON:
         },
         f"{API_PREFIX}/openapi.json": {"get": operation("This description", {"type": "object"})},
     }
-    for described in (finding_paths(), run_paths(), operate_paths(), worker_paths(), schedule_paths()):
+    for described in (
+        finding_paths(),
+        run_paths(),
+        operate_paths(),
+        worker_paths(),
+        schedule_paths(),
+        metrics_paths(),
+    ):
         for path, operations in described.items():
             paths.setdefault(path, {}).update(operations)
     schemas = (*FINDING_SCHEMAS, *RUN_SCHEMAS, *OPERATE_SCHEMAS, *WORKER_SCHEMAS, *SCHEDULE_SCHEMAS)
@@ -73,9 +82,10 @@ def api_routes(commands: Commands) -> list[BaseRoute]:
 
 
 def build_app(commands: Commands) -> Starlette:
-    """The ASGI app: the API and the dashboard (static files at ``/``, public: no data)."""
+    """The ASGI app: the API, ``/metrics`` and the dashboard (static files at ``/``, public: no data)."""
     return Starlette(
-        routes=[*api_routes(commands), *dashboard_routes()],
+        routes=[*api_routes(commands), metrics_route(commands), *dashboard_routes()],
+        middleware=[Middleware(HttpMetrics, metrics=commands.core.metrics)],
         exception_handlers={HTTPException: http_exception_response, Exception: internal_error_response},
     )
 

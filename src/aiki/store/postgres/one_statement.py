@@ -14,6 +14,7 @@ from typing import Any
 from aiki.canonical_json import dumps
 from aiki.store.queries.base import SAME_NAMESPACE, residual
 from aiki.store.queries.claims import (
+    CLAIM_DUE,
     CLAIMED,
     Claimed,
     ClaimQueries,
@@ -106,7 +107,7 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
             # ``id = ANY(ARRAY(...))``: the picked ids, then one primary-key probe each (a join could be planned
             # as a scan of the whole table).
             "claimed AS (UPDATE runs SET status = 'running', state = ?, revision = runs.revision + 1, "
-            "due_at_ms = ?, waiting_on = NULL, claim_token = ?, worker_id = ?, updated_at_ms = ? "
+            f"due_at_ms = {CLAIM_DUE}, waiting_on = NULL, claim_token = ?, worker_id = ?, updated_at_ms = ? "
             f"WHERE runs.id = ANY(ARRAY(SELECT id FROM picked)) AND {STILL_QUEUED} "
             "RETURNING runs.*), "
             "logged AS ("
@@ -119,6 +120,7 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
             [
                 *params,
                 state_json,
+                now_ms + claim_timeout_ms,
                 now_ms + claim_timeout_ms,
                 claim_token,
                 worker_id,

@@ -18,6 +18,8 @@ from aiki.store.rows import RUN_COLUMNS, run_from_row
 from aiki.types import RunState, RunStatus, WorkflowRun
 
 CLAIMED = RunState(RunStatus.RUNNING, reason="claimed")
+#: a running run's timer: its claim expiry (the first parameter, given twice), or its own deadline if earlier
+CLAIM_DUE = "CASE WHEN deadline_at_ms < ? THEN deadline_at_ms ELSE ? END"
 #: the claimed run still runs (checked on the row found by its key)
 STILL_RUNNING = residual("status = 'running'")
 
@@ -91,7 +93,7 @@ class ClaimQueries(RunQueries):
                 run,
                 CLAIMED,
                 attempts=run.attempts,
-                due_at_ms=now_ms + claim_timeout_ms,
+                due_at_ms=run.due_within_deadline(now_ms + claim_timeout_ms),
                 waiting_on=None,
                 claim_token=claim_token,
                 worker_id=worker_id,
@@ -110,11 +112,12 @@ class ClaimQueries(RunQueries):
         )
 
     async def refresh_claim(self, namespace: str, run_id: str, claim_token: str, due_at_ms: int) -> bool:
-        """Push the claim's expiry to ``due_at_ms``; False if the claim is not held (or the run not running)."""
+        """Push the claim's expiry to ``due_at_ms`` (the run's own deadline stays its timer if earlier); False
+        if the claim is not held (or the run not running)."""
         changed = await self._execute(
-            f"UPDATE runs SET due_at_ms = ? WHERE id = ? AND claim_token = ? AND {SAME_NAMESPACE} "
+            f"UPDATE runs SET due_at_ms = {CLAIM_DUE} WHERE id = ? AND claim_token = ? AND {SAME_NAMESPACE} "
             f"AND {STILL_RUNNING}",
-            (due_at_ms, run_id, claim_token, namespace),
+            (due_at_ms, due_at_ms, run_id, claim_token, namespace),
         )
         return changed == 1
 

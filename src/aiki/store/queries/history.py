@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiki.canonical_json import loads
 from aiki.store.queries.base import QueryBase, Row
+from aiki.store.queries.tasks import decode_attempt_times
 from aiki.types import ChildEntry, ChildWaitEntry, EventEntry, RunHistory, SleepEntry, TaskEntry
 
 HISTORY_SQL = (
     "SELECT 'task' AS kind, id, name, address, occurrence, status, attempts AS number, output AS data, error, "
-    "next_attempt_at_ms AS t1, CAST(NULL AS BIGINT) AS t2, CAST(NULL AS BIGINT) AS t3, CAST(NULL AS TEXT) AS ref "
+    "next_attempt_at_ms AS t1, CAST(NULL AS BIGINT) AS t2, CAST(NULL AS BIGINT) AS t3, attempt_times AS ref "
     "FROM tasks WHERE run_id = ? AND status <> 'discarded' "
     "UNION ALL SELECT 'sleep', id, name, NULL, occurrence, status, duration_ms, NULL, NULL, started_at_ms, "
     "wake_at_ms, ended_at_ms, NULL FROM sleeps WHERE run_id = ? "
@@ -44,6 +45,7 @@ def history_from_rows(rows: list[Row]) -> RunHistory:
                     output=loads(row["data"]),
                     error=loads(row["error"]),  # type: ignore[arg-type]
                     next_attempt_at_ms=row["t1"],
+                    attempt_times=decode_attempt_times(row["ref"]),
                 )
             )
         elif kind == "sleep":

@@ -45,6 +45,8 @@ def run_values(run: WorkflowRun, due_at_ms: int | None) -> list[Any]:
         None,
         run.created_at_ms,
         run.updated_at_ms,
+        run.deadline_at_ms,
+        None if run.trace_context is None else dumps(dict(run.trace_context.items())),
     ]
 
 
@@ -257,5 +259,5 @@ class RunQueries(QueryBase):
         return [run_from_row(row) for row in rows]
 
     async def clear_due(self, run_id: str) -> None:
-        """Forget a deadline left on a status that has none."""
-        await self._execute("UPDATE runs SET due_at_ms = NULL WHERE id = ?", (run_id,))
+        """Forget a deadline left on a status that has none: only the run's own deadline remains."""
+        await self._execute("UPDATE runs SET due_at_ms = deadline_at_ms WHERE id = ?", (run_id,))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiki.store.queries.base import SAME_NAMESPACE, QueryBase
+from aiki.types import TaskAttempt
 
 #: the run's row while the claim is held by the caller's namespace (no row otherwise)
 HELD_RUN = f"runs WHERE id = ? AND claim_token = ? AND {SAME_NAMESPACE}"
@@ -16,12 +18,35 @@ def record_task_sql(held_run: str) -> str:
     ``held_run`` so that nothing is written unless the claim is held."""
     return (
         "INSERT INTO tasks (run_id, name, address, occurrence, status, attempts, input, output, error, "
-        f"next_attempt_at_ms, created_at_ms, updated_at_ms) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
-        f"FROM {held_run} ON CONFLICT (run_id, address, occurrence) WHERE status <> 'discarded' DO UPDATE SET "
+        "next_attempt_at_ms, created_at_ms, updated_at_ms, attempt_times) "
+        f"SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM {held_run} "
+        "ON CONFLICT (run_id, address, occurrence) WHERE status <> 'discarded' DO UPDATE SET "
         "status = excluded.status, attempts = excluded.attempts, output = excluded.output, "
         "error = excluded.error, next_attempt_at_ms = excluded.next_attempt_at_ms, "
-        "updated_at_ms = excluded.updated_at_ms WHERE tasks.status = 'awaiting_retry'"
+        "updated_at_ms = excluded.updated_at_ms, "
+        # The attempts of each write follow those of the writes before (text concatenation on both backends).
+        "attempt_times = COALESCE(tasks.attempt_times, '') || COALESCE(excluded.attempt_times, '') "
+        "WHERE tasks.status = 'awaiting_retry'"
     )
+
+
+def encode_attempt_times(attempts: Sequence[TaskAttempt]) -> str | None:
+    """Attempt times as stored: ``number:started_at_ms:ended_at_ms;`` each (``None`` for none)."""
+    if not attempts:
+        return None
+    return "".join(f"{item.number}:{item.started_at_ms}:{item.ended_at_ms};" for item in attempts)
+
+
+def decode_attempt_times(text: str | None) -> list[TaskAttempt]:
+    """The attempt times ``encode_attempt_times`` wrote (appended write after write)."""
+    if not text:
+        return []
+    attempts = []
+    for part in text.split(";"):
+        if part:
+            number, started_at_ms, ended_at_ms = part.split(":")
+            attempts.append(TaskAttempt(int(number), int(started_at_ms), int(ended_at_ms)))
+    return attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +64,11 @@ class TaskRecord:
     output_json: str | None
     error_json: str | None
     next_attempt_at_ms: int | None
+    #: the attempts this write reports, as ``encode_attempt_times`` stores them
+    attempt_times: str | None = None
 
     def values(self, now_ms: int) -> list[Any]:
-        """The twelve values of the new ``tasks`` row."""
+        """The thirteen values of the new ``tasks`` row."""
         return [
             self.run_id,
             self.name,
@@ -55,6 +82,7 @@ class TaskRecord:
             self.next_attempt_at_ms,
             now_ms,
             now_ms,
+            self.attempt_times,
         ]
 
 

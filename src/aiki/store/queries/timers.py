@@ -8,13 +8,14 @@ from aiki.types import WorkflowRun
 
 
 class TimerQueries(QueryBase):
-    async def due_runs(self, now_ms: int, limit: int) -> list[WorkflowRun]:
-        """Up to ``limit`` runs whose deadline has come, earliest first (skipping rows other servers hold)."""
+    async def due_runs(self, now_ms: int, limit: int) -> list[tuple[int, WorkflowRun]]:
+        """Up to ``limit`` runs whose deadline has come, earliest first (skipping rows other servers hold),
+        each with its due time."""
         rows = await self._fetch_all(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE due_at_ms <= ? ORDER BY due_at_ms LIMIT ?{self.SKIP_LOCKED}",
             (now_ms, limit),
         )
-        return [run_from_row(row) for row in rows]
+        return [(int(row["due_at_ms"]), run_from_row(row)) for row in rows]
 
     async def next_run_deadline(self) -> int | None:
         """The earliest deadline of any run."""
