@@ -49,7 +49,7 @@ async def start_child(
             shard=starter.options.shard or execution.run.shard or version.shard,
             parent=ParentLink(execution.run.id, execution.claim_token, address, occurrence),
         )
-        done = execution.begin_work()
+        done = execution.begin_work("child", address)
         try:
             child = await execution.client.transport.start_run(request)
         except RevisionConflictError as conflict:
