@@ -64,11 +64,13 @@ class Snapshot:
     Attributes:
         busy: ``(run id, revision)`` of every running run and every queued run the worker can claim.
         running: how many of them are running.
-        due_now: a timer is due at the current time and has not fired yet.
+        next_due_ms: the earliest pending deadline (a timer, or a sleeper on the clock), read last.
+        due_now: that deadline has come (a timer due at the current time has not fired yet).
     """
 
     busy: tuple[tuple[str, int], ...]
     running: int
+    next_due_ms: int | None
     due_now: bool
 
 
@@ -103,10 +105,13 @@ class Activity:
         async for run in self._client.iter_runs(status=["queued", "running"], order="oldest", page_size=1000):
             if run.status is RunStatus.RUNNING or self._claimable(run):
                 busy.append(run)
+        # Read after the runs, and with nothing awaited between it and the caller's ``is_idle``: the clock's
+        # sleepers it includes are the ones ``is_idle`` counts.
         due = await self.next_due_ms()
         return Snapshot(
             busy=tuple((run.id, run.revision) for run in busy),
             running=sum(1 for run in busy if run.status is RunStatus.RUNNING),
+            next_due_ms=due,
             due_now=due is not None and due <= self._clock.now_ms(),
         )
 

@@ -106,9 +106,11 @@ class TimerDriver:
         if not self._time_skipping or due is None or not await self._awaited_run_pending():
             return False, None
         snapshot = await self._activity.snapshot()
-        if not self._activity.is_idle(snapshot):
+        if not self._activity.is_idle(snapshot) or snapshot.next_due_ms is None:
             return False, snapshot
-        self.jump(due)
+        # The deadline read with the snapshot, not the one above: a run may have started to wait on the
+        # clock since (its wake-up comes before the claim expiry that was the earliest deadline then).
+        self.jump(snapshot.next_due_ms)
         await self.tick()
         return True, None
 
