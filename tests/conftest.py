@@ -13,6 +13,9 @@ import pytest
 from aiki import Client, FakeClock, Server, WorkflowVersion, client, database, server, worker
 from aiki.execution.worker import WorkerHandle
 
+#: ``pytester`` runs pytest on files a test writes (the tests of aiki's own pytest plugin).
+pytest_plugins = ["pytester"]
+
 #: Which backends the integration tests run on. CI runs all of them; a missing server fails, never skips.
 BACKENDS = [name for name in os.environ.get("AIKI_TEST_BACKENDS", "sqlite").split(",") if name]
 

@@ -11,7 +11,6 @@ the check there too).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -29,6 +28,9 @@ from aiki.types import TERMINAL_STATUSES, RunHistory, RunState, RunStatus, Workf
 
 #: the statuses of a run in flight: every one that is not terminal
 IN_FLIGHT = tuple(status for status in RunStatus if status not in TERMINAL_STATUSES)
+
+#: runs listed per page, and replayed per batch (at most ``concurrency`` at a time)
+PAGE_SIZE = 1000
 
 #: the transport calls that only read: a replay check lets these through and refuses every other
 READS = frozenset(
@@ -121,22 +123,21 @@ async def check_replay(
             return await replay_run(replay_client, version, run, history, context)
 
     results: list[RunReplayResult] = []
-    page: list[WorkflowRun] = []
-    async for run in client.iter_runs(
-        status=IN_FLIGHT, workflow=version.name, version=version.version_id, order="oldest", page_size=1000
-    ):
-        page.append(run)
-        if len(page) == 1000:
-            results += await _in_order(check, page)
-            page = []
-    results += await _in_order(check, page)
+    batch: list[WorkflowRun] = []
+    runs = client.iter_runs(
+        status=IN_FLIGHT,
+        workflow=version.name,
+        version=version.version_id,
+        order="oldest",
+        page_size=PAGE_SIZE,
+    )
+    async for run in runs:
+        batch.append(run)
+        if len(batch) == PAGE_SIZE:
+            results += await asyncio.gather(*(check(run) for run in batch))
+            batch = []
+    results += await asyncio.gather(*(check(run) for run in batch))
     return ReplayCheckReport(version.name, version.version_id, tuple(results))
-
-
-async def _in_order(
-    check: Callable[[WorkflowRun], Awaitable[RunReplayResult]], runs: list[WorkflowRun]
-) -> list[RunReplayResult]:
-    return list(await asyncio.gather(*(check(run) for run in runs)))
 
 
 async def replay_run(

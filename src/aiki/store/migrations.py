@@ -66,8 +66,9 @@ async def check_schema_current(connection: QueryBase, dialect: Dialect, where: s
     try:
         rows = await connection._fetch_all(f"SELECT number FROM {MIGRATIONS_TABLE}")
     except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ConfigurationError(
-            f"{where} holds no aiki schema ({error}): check the URL, or create the schema with "
+            f"{where} holds no aiki schema ({reason}): check the URL, or create the schema with "
             f"`aiki migrate --db URL`."
         ) from None
     done = {int(row["number"]) for row in rows}

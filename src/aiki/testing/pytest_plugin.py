@@ -53,19 +53,22 @@ def environment_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     marker = node.get_closest_marker(MARKER)
     example = "@pytest.mark.aiki(workflows=[order_v1])"
     if marker is None:
-        raise pytest.UsageError(
+        pytest.fail(
             f"{node.nodeid} uses the aiki_env fixture but says no workflows: mark the test (or its module, "
-            f"with pytestmark = ...) with {example}."
+            f"with pytestmark = ...) with {example}.",
+            pytrace=False,
         )
     if marker.args:
-        raise pytest.UsageError(
-            f"{node.nodeid}: the aiki marker takes keywords only, got positional {marker.args!r}: write {example}."
+        pytest.fail(
+            f"{node.nodeid}: the aiki marker takes keywords only, got positional {marker.args!r}: write {example}.",
+            pytrace=False,
         )
     unknown = sorted(set(marker.kwargs) - set(MARKER_KEYWORDS))
     if unknown:
-        raise pytest.UsageError(
+        pytest.fail(
             f"{node.nodeid}: the aiki marker does not know {', '.join(unknown)}; its keywords are those of "
-            f"aiki.testing.environment: {', '.join(MARKER_KEYWORDS)}."
+            f"aiki.testing.environment: {', '.join(MARKER_KEYWORDS)}.",
+            pytrace=False,
         )
     if "workflows" not in marker.kwargs:
         raise pytest.UsageError(f"{node.nodeid}: the aiki marker needs workflows=[...]: write {example}.")
