@@ -24,7 +24,10 @@ async def run_replay_check(arguments: argparse.Namespace) -> int:
     """Replay the runs in flight of each target version; 0 when all can go on, 1 when any would fail."""
     # The targets are the project's own modules, imported from where the command runs (as ``aiki worker``).
     sys.path.insert(0, ".")
-    versions = load_workflows(arguments.targets, "aiki replay-check")
+    # A version named twice (itself, and through its workflow) is checked once.
+    versions = list(
+        {(v.name, v.version_id): v for v in load_workflows(arguments.targets, "aiki replay-check")}.values()
+    )
     async with _read_only_client(arguments) as reader:
         reports = [await check_replay(reader, version) for version in versions]
     ok = all(report.ok for report in reports)

@@ -103,11 +103,10 @@ class ReplayCheckReport:
 
     def summary(self) -> str:
         """``order-processing 1.0.0: 120 runs in flight, 118 ok, 2 would fail``."""
-        failed = len(self.failures)
-        return (
-            f"{self.workflow} {self.version_id}: {len(self.results)} runs in flight, "
-            f"{len(self.results) - failed} ok, {failed} would fail"
-        )
+        failed, checked = len(self.failures), len(self.results)
+        runs = "run" if checked == 1 else "runs"
+        in_flight = f"{checked} {runs} in flight"
+        return f"{self.workflow} {self.version_id}: {in_flight}, {checked - failed} ok, {failed} would fail"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``aiki replay-check --json``)."""
