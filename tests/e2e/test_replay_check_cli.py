@@ -144,7 +144,7 @@ def test_the_check_reads_through_a_server_given_by_url(tmp_path: Path) -> None:
 
 
 def test_usage_errors_exit_with_status_2_and_say_what_to_do(aiki: Aiki, tmp_path: Path) -> None:
-    assert_one_line_error(aiki("replay-check", DEPLOYED), "needs --db", "or --url")
+    assert_one_line_error(aiki("replay-check", DEPLOYED), "needs --db")
     assert_one_line_error(
         aiki("replay-check", DEPLOYED, "--db", f"sqlite:///{tmp_path}/missing.db"), "no SQLite database at"
     )

@@ -22,11 +22,12 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @asynccontextmanager
-async def open_server(db_url: str | None) -> AsyncIterator[Server]:
-    """An embedded server on ``db_url`` (no runtime), closed afterwards."""
+async def open_server(db_url: str | None, *, read_only: bool = False) -> AsyncIterator[Server]:
+    """An embedded server on ``db_url`` (no runtime), closed afterwards; ``read_only`` opens the database so
+    that nothing can be written (and never migrates it)."""
     if not db_url:
         raise ConfigurationError("This command needs --db (or AIKI_DB), e.g. --db sqlite:///aiki.db")
-    srv = server(db=database(db_url))
+    srv = server(db=database(db_url, read_only=read_only))
     try:
         await srv.open()
         yield srv
@@ -35,8 +36,8 @@ async def open_server(db_url: str | None) -> AsyncIterator[Server]:
 
 
 @asynccontextmanager
-async def open_client(arguments: argparse.Namespace) -> AsyncIterator[Client]:
-    """A client by ``--url`` (HTTP) or ``--db`` (embedded)."""
+async def open_client(arguments: argparse.Namespace, *, read_only: bool = False) -> AsyncIterator[Client]:
+    """A client by ``--url`` (HTTP) or ``--db`` (embedded; opened read-only with ``read_only``)."""
     if arguments.url:
         c = client(url=arguments.url, api_key=arguments.api_key)
         try:
@@ -44,5 +45,5 @@ async def open_client(arguments: argparse.Namespace) -> AsyncIterator[Client]:
         finally:
             await c.close()
         return
-    async with open_server(arguments.db) as srv:
+    async with open_server(arguments.db, read_only=read_only) as srv:
         yield client(server=srv)

@@ -7,17 +7,12 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
+from aiki.cli.connect import open_client
 from aiki.cli.serve import load_workflows
 from aiki.cli.tables import render_table
-from aiki.client.client import Client, client
-from aiki.errors import ConfigurationError
 from aiki.execution.replay_check import check_replay
 from aiki.execution.replay_report import ReplayCheckReport, ReplayOutcome, RunReplayResult
-from aiki.server.server import server
-from aiki.store.factory import database
 
 
 async def run_replay_check(arguments: argparse.Namespace) -> int:
@@ -25,10 +20,10 @@ async def run_replay_check(arguments: argparse.Namespace) -> int:
     # The targets are the project's own modules, imported from where the command runs (as ``aiki worker``).
     sys.path.insert(0, ".")
     # A version named twice (itself, and through its workflow) is checked once.
-    versions = list(
-        {(v.name, v.version_id): v for v in load_workflows(arguments.targets, "aiki replay-check")}.values()
-    )
-    async with _read_only_client(arguments) as reader:
+    loaded = load_workflows(arguments.targets, "aiki replay-check")
+    versions = list({(version.name, version.version_id): version for version in loaded}.values())
+    # --db is opened read-only: the check never writes, and a mistake in it could not either.
+    async with open_client(arguments, read_only=True) as reader:
         reports = [await check_replay(reader, version) for version in versions]
     ok = all(report.ok for report in reports)
     if arguments.json:
@@ -36,29 +31,6 @@ async def run_replay_check(arguments: argparse.Namespace) -> int:
     else:
         print("\n\n".join(_render(report) for report in reports))
     return 0 if ok else 1
-
-
-@asynccontextmanager
-async def _read_only_client(arguments: argparse.Namespace) -> AsyncIterator[Client]:
-    """A client by ``--url`` (the check only reads), or by ``--db`` opened read-only (never migrated)."""
-    if arguments.url:
-        reader = client(url=arguments.url, api_key=arguments.api_key)
-        try:
-            yield reader
-        finally:
-            await reader.close()
-        return
-    if not arguments.db:
-        raise ConfigurationError(
-            "aiki replay-check needs --db (the database, opened read-only) or --url (an aiki server), "
-            "e.g. --db sqlite:///aiki.db"
-        )
-    srv = server(db=database(arguments.db, read_only=True), opts={"migrate": False})
-    try:
-        await srv.open()
-        yield client(server=srv)
-    finally:
-        await srv.close()
 
 
 def _render(report: ReplayCheckReport) -> str:
