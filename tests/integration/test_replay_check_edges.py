@@ -137,6 +137,8 @@ async def test_wrong_use_of_the_check_is_refused_with_a_message_that_says_what_t
     seeded_reader: tuple[Seeded, Any],
 ) -> None:
     _seeded, reader = seeded_reader
+    with pytest.raises(ConfigurationError, match=r"takes a client, got 'sqlite:///aiki.db'"):
+        await check_replay("sqlite:///aiki.db", order_v1)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match=r"workflow\(\.\.\.\)\.v\(\.\.\.\)"):
         await check_replay(reader, "rc-order")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="positive integer"):

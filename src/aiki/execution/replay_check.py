@@ -17,6 +17,7 @@ from typing import Any
 from aiki.client.client import Client
 from aiki.client.transport import Transport
 from aiki.contract import ClaimedRun
+from aiki.definitions.starting_client import not_a_client
 from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.errors import ConfigurationError
 from aiki.execution.context import WorkflowRunContext
@@ -106,6 +107,8 @@ async def check_replay(
             for run_id, error in report.failures:
                 print(run_id, error)
     """
+    if not isinstance(client, Client):
+        raise not_a_client("check_replay(client, version)", client)
     if not isinstance(version, WorkflowVersion):
         raise ConfigurationError(
             f"check_replay(client, version) takes a workflow version (workflow(...).v(...)), got {version!r}."
