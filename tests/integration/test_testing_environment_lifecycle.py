@@ -184,6 +184,10 @@ async def test_wrong_use_is_refused_with_a_message_that_says_what_to_do() -> Non
         environment(workflows=[signup_v1], clock=object())  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="Unknown worker option"):
         environment(workflows=[signup_v1], worker_options={"speed": 2})
+    with pytest.raises(ConfigurationError, match="Unknown server option"):
+        environment(workflows=[signup_v1], server_options={"speed": 2})
+    with pytest.raises(ConfigurationError, match="database URL"):
+        environment(workflows=[signup_v1], db=3)  # type: ignore[arg-type]
     unentered = environment(workflows=[signup_v1])
     with pytest.raises(ConfigurationError, match="async with environment"):
         _ = unentered.client

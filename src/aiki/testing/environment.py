@@ -22,7 +22,7 @@ from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.durations import Duration, to_milliseconds
 from aiki.errors import ConfigurationError
 from aiki.execution.worker import Worker, WorkerHandle, worker
-from aiki.server.engine.settings import DAY_MS
+from aiki.server.engine.settings import DAY_MS, parse_server_options
 from aiki.server.server import Server, server
 from aiki.store.factory import database
 from aiki.testing.activity import Activity, Signal
@@ -74,6 +74,7 @@ class Environment:
         # Checked now, so that a wrong workflow list or option fails at the call, naming what is wrong.
         self._worker: Worker = worker(workflows=workflows, opts={**WORKER_DEFAULTS, **(worker_options or {})})
         self._server_options = {**SERVER_DEFAULTS, **(server_options or {})}
+        parse_server_options(self._server_options)
         self._db_url = db
         self._time_skipping = time_skipping
         self._clock = clock or FakeClock()
