@@ -14,6 +14,9 @@ from aiki import Client, FakeClock, RunStatus, Server, WorkflowVersion, client, 
 from aiki.execution.worker import WorkerHandle
 from aiki.server.engine.state_machine import is_allowed
 
+#: ``pytester`` runs pytest on files a test writes (the tests of aiki's own pytest plugin).
+pytest_plugins = ["pytester"]
+
 #: Which backends the integration tests run on. CI runs all of them; a missing server fails, never skips.
 BACKENDS = [name for name in os.environ.get("AIKI_TEST_BACKENDS", "sqlite").split(",") if name]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import time
 from typing import Protocol
 
@@ -71,6 +72,11 @@ class FakeClock:
     def sleeper_count(self) -> int:
         """How many :meth:`sleep_ms` calls are waiting for the clock to move."""
         return len(self._sleepers)
+
+    @property
+    def next_wake_ms(self) -> int | None:
+        """When the earliest :meth:`sleep_ms` caller is due to wake (epoch milliseconds), or ``None``."""
+        return math.ceil(self._sleepers[0][0]) if self._sleepers else None
 
     def advance(self, ms: int) -> None:
         """Move time forward by ``ms`` milliseconds and wake the sleepers that are now due.

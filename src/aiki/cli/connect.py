@@ -13,12 +13,15 @@ from aiki.store.factory import database
 
 
 @asynccontextmanager
-async def open_server(db_url: str | None, *, create: bool = False) -> AsyncIterator[Server]:
+async def open_server(
+    db_url: str | None, *, create: bool = False, read_only: bool = False
+) -> AsyncIterator[Server]:
     """An embedded server on ``db_url`` (no runtime), closed afterwards. Unless ``create``, the database must
-    exist already: a command that only reads or steers runs never leaves an empty database file behind."""
+    exist already: a command that only reads or steers runs never leaves an empty database file behind.
+    ``read_only`` opens the database so that nothing can be written (and never migrates it)."""
     if not db_url:
         raise ConfigurationError("This command needs --db (or AIKI_DB), e.g. --db sqlite:///aiki.db")
-    db = database(db_url)
+    db = database(db_url, read_only=read_only)
     if not create and not await db.exists():
         raise ConfigurationError(
             f"There is no aiki database at {db.redacted_url}. Check the path, or create it with "
@@ -33,8 +36,9 @@ async def open_server(db_url: str | None, *, create: bool = False) -> AsyncItera
 
 
 @asynccontextmanager
-async def open_client(arguments: argparse.Namespace) -> AsyncIterator[Client]:
-    """A client by ``--url`` (HTTP) or ``--db`` (embedded, on a database that exists)."""
+async def open_client(arguments: argparse.Namespace, *, read_only: bool = False) -> AsyncIterator[Client]:
+    """A client by ``--url`` (HTTP) or ``--db`` (embedded, on a database that exists; opened read-only with
+    ``read_only``)."""
     if arguments.url:
         c = client(url=arguments.url, api_key=arguments.api_key)
         try:
@@ -46,5 +50,5 @@ async def open_client(arguments: argparse.Namespace) -> AsyncIterator[Client]:
         raise ConfigurationError(
             "This command needs --url (an aiki server, env AIKI_URL) or --db (a database URL, env AIKI_DB)."
         )
-    async with open_server(arguments.db) as srv:
+    async with open_server(arguments.db, read_only=read_only) as srv:
         yield client(server=srv)

@@ -40,10 +40,23 @@ def build_parser() -> argparse.ArgumentParser:
         sub = schedule_actions.add_parser(action, help=f"{action} a schedule")
         add_connection_arguments(sub)
         sub.add_argument("schedule_id")
+
+    check = commands.add_parser(
+        "replay-check", help="replay the runs in flight against new code; runs no task"
+    )
+    check.add_argument(
+        "targets", nargs="+", help="package.module:attribute (a version, a workflow or a list)"
+    )
+    add_connection_arguments(check)
+    check.add_argument("--json", action="store_true", help="print the verdict on every run as JSON")
     return parser
 
 
 def command_for(arguments: argparse.Namespace) -> Command:
+    if arguments.command == "replay-check":
+        from aiki.cli.replay_check import run_replay_check
+
+        return run_replay_check
     from aiki.cli import keys, runs, schedules, serve, workers
 
     table: dict[str, Command] = {

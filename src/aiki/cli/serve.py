@@ -100,24 +100,29 @@ def _listen(host: str, port_number: int) -> socket.socket:
     return listening
 
 
-def load_workflows(targets: list[str]) -> list[WorkflowVersion]:
-    """Import ``module:attribute`` targets: a version, a workflow (all its versions) or a list of them."""
+def load_workflows(targets: list[str], command: str = "aiki worker") -> list[WorkflowVersion]:
+    """Import ``module:attribute`` targets: a version, a workflow (all its versions) or a list of them.
+
+    ``command`` names the command the targets were given to, in error messages.
+    """
     versions: list[WorkflowVersion] = []
     for target in targets:
         module_name, _, attribute = target.partition(":")
         if not module_name or not attribute:
-            raise ConfigurationError(f"Worker target {target!r} must look like 'package.module:attribute'.")
+            raise ConfigurationError(
+                f"{command} target {target!r} must look like 'package.module:attribute'."
+            )
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
             raise ConfigurationError(
-                f"Cannot import {module_name!r} for worker target {target!r}: {error}"
+                f"Cannot import {module_name!r} for {command} target {target!r}: {error}"
             ) from error
         value: Any = module
         for part in attribute.split("."):
             if not hasattr(value, part):
                 raise ConfigurationError(
-                    f"Module {module_name!r} has no attribute {attribute!r} (target {target!r})."
+                    f"Module {module_name!r} has no attribute {attribute!r} ({command} target {target!r})."
                 )
             value = getattr(value, part)
         items = value if isinstance(value, list | tuple) else [value]
@@ -128,10 +133,11 @@ def load_workflows(targets: list[str]) -> list[WorkflowVersion]:
                 versions.extend(item.versions.values())
             else:
                 raise ConfigurationError(
-                    f"Worker target {target!r} is {item!r}: expected a workflow version, a workflow, or a list of them."
+                    f"{command} target {target!r} is {item!r}: expected a workflow version, a workflow, or a "
+                    f"list of them."
                 )
     if not versions:
-        raise ConfigurationError("aiki worker needs at least one workflow version to run.")
+        raise ConfigurationError(f"{command} needs at least one workflow version.")
     return versions
 
 

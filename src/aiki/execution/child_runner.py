@@ -52,7 +52,7 @@ async def start_child(
             # The child joins its parent's trace, under the execution that started it.
             trace_context=current_trace_context(),
         )
-        done = execution.begin_work()
+        done = execution.begin_work("child", address)
         try:
             child = await execution.client.transport.start_run(request)
         except RevisionConflictError as conflict:

@@ -80,8 +80,9 @@ class Execution:
         if self.closing:
             raise StopExecution()
 
-    def begin_work(self) -> asyncio.Future[None]:
-        """Track a task in flight, so that a suspension waits for it to be recorded."""
+    def begin_work(self, kind: str, address: str) -> asyncio.Future[None]:
+        """Track new work in flight (``kind`` ``task`` or ``child`` at ``address``), so that a suspension
+        waits for it to be recorded."""
         self.check_open()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.in_flight.add(done)

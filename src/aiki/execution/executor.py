@@ -74,32 +74,8 @@ async def context_for(execution: Execution) -> Any:
 
 
 async def _run_handler(execution: Execution, run: WorkflowRunContext) -> dict[str, Any]:
-    version = execution.version
     try:
-        run.context = await context_for(execution)
-        input = execution.run.input
-        if version.schema.input is not None:
-            try:
-                input = version.schema.input(input)
-            except SchemaValidationError as error:
-                raise FailRun(error) from error
-        arguments = (run, input)[: version.parameter_count]
-        # The handler is async (or a plain wrapper of an async one): calling it gives a coroutine to await.
-        result = version.handler(*arguments)
-        if inspect.isawaitable(result):
-            result = await result
-        if inspect.isawaitable(result):
-            raise FailRun(_returned_an_awaitable(result, version.label))
-        if version.schema.output is not None:
-            try:
-                result = version.schema.output(result)
-            except SchemaValidationError as error:
-                raise FailRun(error) from error
-        try:
-            output = to_jsonable(result, f"output of run {execution.run.id} ({version.label})")
-        except SerializationError as error:
-            raise FailRun(error) from error
-        return {"kind": "complete", "output": output}
+        return {"kind": "complete", "output": await invoke_handler(execution, run)}
     except Suspend as suspension:
         return suspension.outcome
     except FailRun as failure:
@@ -108,6 +84,39 @@ async def _run_handler(execution: Execution, run: WorkflowRunContext) -> dict[st
         raise
     except Exception as error:
         return _after_error(execution, error)
+
+
+async def invoke_handler(execution: Execution, run: WorkflowRunContext) -> Any:
+    """Call the version's handler with the run's validated input; returns its output as JSON.
+
+    Whatever ends the call early propagates: the handler's own exception, or a signal (``Suspend``,
+    ``FailRun``, ``StopExecution``). The worker turns them into the run's outcome; a replay check into its
+    verdict.
+    """
+    version = execution.version
+    run.context = await context_for(execution)
+    input = execution.run.input
+    if version.schema.input is not None:
+        try:
+            input = version.schema.input(input)
+        except SchemaValidationError as error:
+            raise FailRun(error) from error
+    arguments = (run, input)[: version.parameter_count]
+    # The handler is async (or a plain wrapper of an async one): calling it gives a coroutine to await.
+    result = version.handler(*arguments)
+    if inspect.isawaitable(result):
+        result = await result
+    if inspect.isawaitable(result):
+        raise FailRun(_returned_an_awaitable(result, version.label))
+    if version.schema.output is not None:
+        try:
+            result = version.schema.output(result)
+        except SchemaValidationError as error:
+            raise FailRun(error) from error
+    try:
+        return to_jsonable(result, f"output of run {execution.run.id} ({version.label})")
+    except SerializationError as error:
+        raise FailRun(error) from error
 
 
 def _returned_an_awaitable(result: Awaitable[Any], label: str) -> TypeError:

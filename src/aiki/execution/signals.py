@@ -31,3 +31,12 @@ class FailRun(HandlerSignal):
 
 class StopExecution(HandlerSignal):
     """This worker must stop executing the run (claim lost, run paused or cancelled): quietly."""
+
+
+class ReachedNewCode(HandlerSignal):
+    """A replay check reached work the recorded history does not hold (``what``: ``task <address>`` or
+    ``child <address>``): a real execution would run or start it now; the check stops there instead."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what

@@ -91,7 +91,7 @@ async def _execute(
     occurrence: int,
     first_attempt: int,
 ) -> Any:
-    done = execution.begin_work()
+    done = execution.begin_work("task", address)
     try:
         attempts = first_attempt
         arguments = (raw_input,) if task.parameter_count else ()

@@ -6,7 +6,9 @@ from aiki.errors import ConfigurationError
 from aiki.store.database import Database
 
 
-def database(url: str, *, max_connections: int = 10, synchronous: str = "FULL") -> Database:
+def database(
+    url: str, *, max_connections: int = 10, synchronous: str = "FULL", read_only: bool = False
+) -> Database:
     """Describe the database aiki stores everything in; it is opened when the server first needs it.
 
     Args:
@@ -15,7 +17,12 @@ def database(url: str, *, max_connections: int = 10, synchronous: str = "FULL") 
         max_connections: the pool bound for this process (PostgreSQL).
         synchronous: SQLite's ``PRAGMA synchronous`` (``FULL`` is durable at every commit; ``NORMAL`` in WAL
             mode may lose the last commits on power loss, never on a process crash).
+        read_only: open the database so that nothing can be written (SQLite ``mode=ro``; PostgreSQL sessions
+            with ``default_transaction_read_only``): for tools that only read, such as the replay check. The
+            schema must exist and be current; it is never migrated.
     """
+    if not isinstance(read_only, bool):
+        raise ConfigurationError(f"database(read_only=...) takes True or False, got {read_only!r}.")
     if not isinstance(url, str) or "://" not in url:
         raise ConfigurationError(
             f"Database URL {url!r} is not a URL. Use 'sqlite:///aiki.db' or 'postgresql://user@host/db'."
@@ -24,11 +31,11 @@ def database(url: str, *, max_connections: int = 10, synchronous: str = "FULL") 
     if scheme == "sqlite":
         from aiki.store.sqlite.database import SqliteDatabase
 
-        return SqliteDatabase(url, synchronous=synchronous)
+        return SqliteDatabase(url, synchronous=synchronous, read_only=read_only)
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         from aiki.store.postgres.database import PostgresDatabase
 
-        return PostgresDatabase(url, max_connections=max_connections)
+        return PostgresDatabase(url, max_connections=max_connections, read_only=read_only)
     raise ConfigurationError(
         f"Unsupported database scheme {scheme!r} in {url!r}. aiki supports 'sqlite://' and 'postgresql://'."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Literal
 
+from aiki.errors import ConfigurationError
 from aiki.store.queries.base import QueryBase
 
 Dialect = Literal["sqlite", "postgres"]
@@ -54,3 +55,26 @@ async def migrate(connection: QueryBase, dialect: Dialect, now_ms: int) -> list[
         )
         applied.append(name)
     return applied
+
+
+async def check_schema_current(connection: QueryBase, dialect: Dialect, where: str) -> None:
+    """Refuse a database whose schema is missing or behind, without writing (for read-only use).
+
+    Raises:
+        ConfigurationError: naming ``where`` (the database) and what to do.
+    """
+    try:
+        rows = await connection._fetch_all(f"SELECT number FROM {MIGRATIONS_TABLE}")
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigurationError(
+            f"{where} holds no aiki schema ({reason}): check the URL, or create the schema with "
+            f"`aiki migrate --db URL`."
+        ) from None
+    done = {int(row["number"]) for row in rows}
+    pending = [name for number, name, _sql in migration_files(dialect) if number not in done]
+    if pending:
+        raise ConfigurationError(
+            f"The aiki schema of {where} lacks the migrations {', '.join(pending)}, and a read-only database "
+            f"cannot be migrated: run `aiki migrate --db URL` first (or use the aiki release that wrote it)."
+        )

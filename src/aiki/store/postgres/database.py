@@ -17,12 +17,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from aiki.errors import ConfigurationError
 from aiki.store.connection import Connection
-from aiki.store.migrations import migrate, migration_files
+from aiki.store.migrations import check_schema_current, migrate, migration_files
 from aiki.store.postgres.connection import PostgresConnection, RawConnection
 from aiki.store.postgres.notifications import Callback, Listener, NotificationSender
 
@@ -67,10 +68,16 @@ def psycopg_url(url: str) -> str:
     return f"postgresql://{rest}"
 
 
+def read_only_conninfo(conninfo: str) -> str:
+    """``conninfo`` whose sessions start read-only: every transaction refuses to write."""
+    options = conninfo_to_dict(conninfo).get("options") or ""
+    return make_conninfo(conninfo, options=f"{options} -c default_transaction_read_only=on".strip())
+
+
 class PostgresDatabase:
     """An aiki database on a PostgreSQL server, used through a pool of at most ``max_connections``."""
 
-    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+    def __init__(self, url: str, *, max_connections: int = 10, read_only: bool = False) -> None:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise ConfigurationError(
                 f"max_connections={max_connections!r} must be a positive integer "
@@ -78,7 +85,9 @@ class PostgresDatabase:
             )
         self.url = url
         self.max_connections = max_connections
-        self._conninfo = psycopg_url(url)
+        #: sessions are read-only, and the schema is checked instead of migrated
+        self.read_only = read_only
+        self._conninfo = read_only_conninfo(psycopg_url(url)) if read_only else psycopg_url(url)
         self._pool: AsyncConnectionPool[RawConnection] | None = None
         self._open_lock: asyncio.Lock | None = None
         #: tags this object's notifications so that its own listener skips them (its server already knows)
@@ -101,7 +110,7 @@ class PostgresDatabase:
         async with self._open_lock:
             if self._pool is not None:
                 return
-            if migrate:
+            if migrate and not self.read_only:
                 await self._migrate()
             pool: AsyncConnectionPool[RawConnection] = AsyncConnectionPool(
                 self._conninfo,
@@ -117,6 +126,13 @@ class PostgresDatabase:
             except Exception as error:
                 await pool.close()
                 raise self._unreachable(error) from error
+            if self.read_only:
+                try:
+                    async with pool.connection() as raw:
+                        await check_schema_current(PostgresConnection(raw), "postgres", self.redacted_url)
+                except BaseException:
+                    await pool.close()
+                    raise
             self._pool = pool
 
     async def _migrate(self) -> None:

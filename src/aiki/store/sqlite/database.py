@@ -12,10 +12,11 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from urllib.parse import quote
 
 from aiki.errors import ConfigurationError
 from aiki.store.connection import Connection
-from aiki.store.migrations import migrate, migration_files
+from aiki.store.migrations import check_schema_current, migrate, migration_files
 from aiki.store.sqlite.connection import SqliteConnection, dict_row
 from aiki.store.sqlite.shared_file import OPEN_FILES, SharedFile
 
@@ -37,13 +38,19 @@ def sqlite_path(url: str) -> str:
 class SqliteDatabase:
     """An aiki database in one SQLite file."""
 
-    def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
+    def __init__(self, url: str, *, synchronous: str = "FULL", read_only: bool = False) -> None:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigurationError(
                 f"synchronous={synchronous!r} is not a SQLite synchronous level: use FULL or NORMAL."
             )
         self.url = url
         self.path = sqlite_path(url)
+        if read_only and self.path == ":memory:":
+            raise ConfigurationError(
+                f"{url} cannot be opened read-only: an in-memory database starts empty. Name a file."
+            )
+        #: opened with ``mode=ro``: SQLite refuses every write, and the file is never migrated
+        self.read_only = read_only
         #: the file, resolved against the working directory when the database object is made
         self.real_path = os.path.realpath(self.path) if self.path != ":memory:" else self.path
         self.synchronous = synchronous.upper()
@@ -64,6 +71,9 @@ class SqliteDatabase:
             self._open_lock = asyncio.Lock()
         async with self._open_lock:
             if self._file is not None:
+                return
+            if self.read_only:
+                self._file = await self._open_read_only()
                 return
             key = None
             if self.path != ":memory:":
@@ -93,6 +103,28 @@ class SqliteDatabase:
             if key is not None:
                 OPEN_FILES[key] = opened
             self._file = opened
+
+    def _read_only_uri(self) -> str:
+        """The URI that opens the file with ``mode=ro``; the file must exist (SQLite would not create it)."""
+        if not Path(self.path).is_file():
+            raise ConfigurationError(
+                f"There is no SQLite database at {self.real_path} to open read-only: check the URL ({self.url})."
+            )
+        return f"file:{quote(self.real_path)}?mode=ro"
+
+    async def _open_read_only(self) -> SharedFile:
+        """A connection of its own (never shared with writers of the file) that cannot write."""
+        raw = sqlite3.connect(self._read_only_uri(), uri=True, isolation_level=None, check_same_thread=False)
+        raw.row_factory = dict_row
+        raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        try:
+            await check_schema_current(SqliteConnection(raw), "sqlite", self.url)
+        except BaseException:
+            raw.close()
+            raise
+        opened = SharedFile(raw, None)
+        opened.users = 1
+        return opened
 
     async def close(self) -> None:
         opened, self._file = self._file, None
