@@ -95,6 +95,19 @@ async def test_one_event_reaches_many_runs_and_a_reference_id_dedupes_it(transpo
         assert result.state is not None and result.state.output == "go!"
 
 
+async def test_a_run_named_twice_gets_the_event_once(transport_env: TransportEnv) -> None:
+    c = transport_env.client
+    waiting = await parked_v1.start(c, 1)
+    await transport_env.start_worker(parked_v1)
+    await until(waiting, awaiting_event("go"))
+
+    sent = await parked_v1.events.go.send(c, [waiting.id, waiting.id], "once")
+
+    assert sent == [True]  # one answer per distinct run, in the order given
+    assert (await waiting.wait_for_status("completed", timeout={"seconds": 15})).output == "once"
+    assert [entry.data for entry in (await c.get_history(waiting.id)).events] == ["once"]
+
+
 async def test_an_unknown_run_id_sends_the_event_to_no_run(transport_env: TransportEnv) -> None:
     c = transport_env.client
     known = await parked_v1.start(c, 1)

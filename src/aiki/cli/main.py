@@ -14,7 +14,7 @@ from importlib import metadata
 from typing import Any
 
 from aiki.cli.arguments import add_connection_arguments
-from aiki.errors import AikiError, ConfigurationError
+from aiki.errors import AikiError, ConfigurationError, InvalidOptionError
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(command_for(arguments)(arguments))
-    except ConfigurationError as error:
+    except (ConfigurationError, InvalidOptionError) as error:
         print(f"aiki: {error}", file=sys.stderr)
         return 2
     except AikiError as error:

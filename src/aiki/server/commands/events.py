@@ -36,7 +36,8 @@ class EventCommands:
         self, namespace: str, run_ids: list[str], name: str, data: Any, reference_id: str | None = None
     ) -> list[bool]:
         """Send one event to each run of ``run_ids``, in one transaction: if any run is unknown, nothing is
-        sent (``NotFoundError`` names them). Returns, per run, False where ``reference_id`` was used."""
+        sent (``NotFoundError`` names them). An id given twice gets the event once. Returns, per id given,
+        False where ``reference_id`` was used."""
         ids = check_run_ids(run_ids)
         data_json = dumps(data)
         async with self.core.write() as (connection, changes):
@@ -53,10 +54,14 @@ class EventCommands:
                     ", ".join(missing),
                     "No event was sent. Check the ids (and the namespace of your API key).",
                 )
-            return [
-                await self._deliver(connection, changes, runs[run_id], name, data_json, reference_id)
-                for run_id in run_ids
-            ]
+            delivered: dict[str, bool] = {}
+            for run_id in run_ids:
+                if run_id not in delivered:
+                    run = runs[run_id]
+                    delivered[run_id] = await self._deliver(
+                        connection, changes, run, name, data_json, reference_id
+                    )
+            return [delivered[run_id] for run_id in run_ids]
 
     async def _deliver(
         self,
