@@ -220,7 +220,9 @@ async def test_a_wrong_method_is_a_json_405(http: httpx.AsyncClient) -> None:
 
 
 async def test_a_body_that_is_not_json_is_a_400_saying_so(http: httpx.AsyncClient) -> None:
-    response = await http.post("/api/v1/runs", content=b'{"name": "idle",')
+    response = await http.post(
+        "/api/v1/runs", content=b'{"name": "idle",', headers={"content-type": "application/json"}
+    )
     error = assert_error(response, 400, "InvalidRequestError")
     assert "not valid JSON" in error["message"]
 

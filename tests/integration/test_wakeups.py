@@ -49,7 +49,7 @@ async def test_a_run_queued_while_a_claim_looks_is_claimed_without_waiting_for_t
 
     monkeypatch.setattr(commands, "_claim_once", claim_then_race)
     request = ClaimRequest(
-        worker_id="w", workflows=[("greet", "1.0.0")], shards=None, limit=1, wait_ms=60_000
+        worker_id="w", workflows=[("greet", "1.0.0")], shards=None, limit=1, wait_ms=30_000
     )
 
     # Without the wake-up the claim looks again only when its 60 s wait is over.

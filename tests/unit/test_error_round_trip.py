@@ -18,8 +18,10 @@ from aiki.errors import (
     ScheduleConflictError,
     SchemaValidationError,
     SerializationError,
+    ServerBusyError,
     TaskFailedError,
     UnauthorizedError,
+    ValueLimitError,
     WorkflowRunConflictError,
     error_from_dict,
 )
@@ -39,6 +41,8 @@ EXAMPLES: list[AikiError] = [
     ForbiddenError("revoked"),
     InvalidRequestError("must be an integer.", "limit"),
     SerializationError("input", "a set"),
+    ValueLimitError("input of the run", "size", 4_194_304, 5_000_000),
+    ServerBusyError("every database connection stayed busy for 5 s", 2),
     ConfigurationError("bad setting"),
 ]
 

@@ -6,12 +6,12 @@ httpx's own exceptions (``httpx.ConnectError``, ``httpx.ReadTimeout``); workers 
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 
+from aiki.canonical_json import dumps
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
 from aiki.contract.codec import decode, encode
 from aiki.contract.limits import check_limit
@@ -212,8 +212,9 @@ class HttpTransport:
         content = None
         headers = None
         if body is not None:
-            # ASCII-only JSON: a lone surrogate in a string must not break the UTF-8 encoding of the body.
-            content = json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
+            # The storage text (lone surrogates escaped, so UTF-8 can hold it): a value measured against
+            # the value limit takes exactly as many bytes in the body.
+            content = dumps(body, "request body").encode("utf-8")
             headers = {"content-type": "application/json"}
         timeout: httpx.Timeout | None = None
         if wait_ms is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiki.canonical_json import dumps
+from aiki.contract.checks import check_value
 from aiki.server.commands.runs import get_run_in
 from aiki.server.engine.core import ServerCore
 from aiki.server.engine.transitions import apply_transition
@@ -24,10 +24,11 @@ class EventCommands:
 
         An event sent to a finished run is stored and never consumed.
         """
+        data_text = check_value(data, f"data of event {name!r}")
         async with self.core.write() as (connection, changes):
             run = await get_run_in(connection, namespace, run_id, for_update=True)
             now_ms = self.core.clock.now_ms()
-            if not await connection.insert_event(run.id, name, dumps(data), reference_id, now_ms):
+            if not await connection.insert_event(run.id, name, data_text, reference_id, now_ms):
                 return False
             if run.status is RunStatus.AWAITING_EVENT and run.state.event_name == name:
                 target = RunState(RunStatus.QUEUED, reason="event")

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
-from aiki.canonical_json import dumps
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, TaskWrite
+from aiki.contract.checks import (
+    check_claim,
+    check_outcome,
+    check_refresh,
+    check_task_write,
+    task_write_texts,
+)
 from aiki.errors import RevisionConflictError
 from aiki.ids import new_secret
 from aiki.server.engine.core import ServerCore
@@ -32,6 +38,7 @@ class WorkerCommands:
 
     async def claim(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
         """Claim up to ``request.limit`` queued runs; waits up to ``wait_ms`` for one if none is ready."""
+        check_claim(request)
         loop_deadline = None
         key = (namespace, request.worker_id)
         notifier = self.core.notifier
@@ -93,6 +100,7 @@ class WorkerCommands:
 
     async def refresh_claims(self, namespace: str, claims: list[tuple[str, str]]) -> list[str]:
         """Extend the claims ``(run_id, claim_token)``; returns the run ids whose claim is no longer held."""
+        check_refresh(claims)
         lost = []
         async with self.core.write() as (connection, _changes):
             due_at_ms = self.core.clock.now_ms() + self.core.settings.claim_timeout_ms
@@ -109,6 +117,8 @@ class WorkerCommands:
         This is the hot path of every workflow: one statement on PostgreSQL (checks the claim, inserts or
         completes an ``awaiting_retry`` entry, reads the run's status).
         """
+        check_task_write(write)
+        input_text, output_text, error_text = task_write_texts(write)
         now_ms = self.core.clock.now_ms()
         record = TaskRecord(
             run_id=write.run_id,
@@ -118,9 +128,9 @@ class WorkerCommands:
             occurrence=write.occurrence,
             status=write.status,
             attempts=write.attempts,
-            input_json=dumps(write.input),
-            output_json=dumps(write.output) if write.status == "completed" else None,
-            error_json=dumps(write.error) if write.error is not None else None,
+            input_json=input_text,
+            output_json=output_text,
+            error_json=error_text,
             next_attempt_at_ms=now_ms + write.retry_delay_ms if write.retry_delay_ms is not None else None,
         )
         async with self.core.write(single_statement=True) as (connection, _changes):
@@ -137,6 +147,7 @@ class WorkerCommands:
 
     async def finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
         """End one execution: park the run on a wait, schedule its retry, or complete/fail it."""
+        check_outcome(outcome)
         # A child finishing while its parent is cancelled may deadlock on PostgreSQL: run again if aborted.
         return await self.core.retrying(lambda: self._finish(namespace, outcome))
 

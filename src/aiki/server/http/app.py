@@ -11,6 +11,7 @@ from importlib import metadata
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -20,6 +21,7 @@ from aiki.server.commands import Commands
 from aiki.server.http.dashboard import dashboard_routes
 from aiki.server.http.endpoint import Api
 from aiki.server.http.errors import http_exception_response, internal_error_response
+from aiki.server.http.headers import NoSniff
 from aiki.server.http.io import json_response
 from aiki.server.http.openapi_schema import JSON, document, operation
 from aiki.server.http.routes_runs import RUN_SCHEMAS, run_paths, run_routes
@@ -70,6 +72,7 @@ def build_app(commands: Commands) -> Starlette:
     """The ASGI app: the API and the dashboard (static files at ``/``, public: no data)."""
     return Starlette(
         routes=[*api_routes(commands), *dashboard_routes()],
+        middleware=[Middleware(NoSniff)],
         exception_handlers={HTTPException: http_exception_response, Exception: internal_error_response},
     )
 

@@ -14,6 +14,7 @@ from aiki.contract.wire import API_PREFIX, NAMESPACE_HEADER
 from aiki.errors import AikiError
 from aiki.server.commands import Commands
 from aiki.server.http.auth import request_namespace
+from aiki.server.http.body import RequestRefused
 from aiki.server.http.errors import error_response
 
 T = TypeVar("T")
@@ -35,6 +36,8 @@ class Api:
             try:
                 namespace = await request_namespace(self.commands.keys, request)
                 response = await handler(request, namespace)
+            except RequestRefused as refused:
+                return error_response(refused.error, refused.status_code)
             except AikiError as error:
                 return error_response(error)
             response.headers[NAMESPACE_HEADER] = namespace

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from aiki.errors import (
     AikiError,
@@ -62,13 +63,27 @@ async def http_exception_response(request: Request, exc: Exception) -> Response:
             "The API is under /api/v1; see /api/v1/openapi.json.",
         )
     elif exc.status_code == 405:
+        allowed = allowed_methods(request)
         error = InvalidRequestError(
-            f"{request.method} is not allowed on {request.url.path}; "
-            "see /api/v1/openapi.json for the methods of each route."
+            f"{request.method} is not allowed on {request.url.path}; it takes {', '.join(allowed)}. "
+            "See /api/v1/openapi.json for the methods of each route."
         )
+        response = error_response(error, 405)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     else:
         error = InvalidRequestError(str(exc.detail))
     return error_response(error, exc.status_code)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves on this request's path (one path may have a route per
+    method, so the route that refused the request knows only its own)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def internal_error_response(request: Request, exc: Exception) -> Response:

@@ -142,6 +142,8 @@ def component(cls: type[Any], components: dict[str, JSON]) -> JSON:
                 if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
             ],
             "properties": {item.name: schema_of(hints[item.name], components) for item in fields},
+            # The server refuses a field it does not know (a misspelt one would otherwise be lost silently).
+            "additionalProperties": False,
         }
     return ref(name)
 

@@ -158,7 +158,7 @@ def run_routes(api: Api) -> list[Route]:
     async def wait_for_change(request: Request, namespace: str) -> Response:
         run_id = path_text(request, "run_id")
         known_revision = query_int(request, "known_revision", -1, minimum=-1)
-        timeout_ms = min(query_int(request, "timeout_ms", 30_000), MAX_CHANGE_WAIT_MS)
+        timeout_ms = query_int(request, "timeout_ms", 30_000, maximum=MAX_CHANGE_WAIT_MS)
         until_terminal = query_int(request, "until_terminal", 0, maximum=1) == 1
         run = await unless_disconnected(
             request,
@@ -195,7 +195,8 @@ def run_paths() -> JSON:
                 "Start a run (or return the one its reference id names)",
                 ref("WorkflowRun"),
                 body="StartRequest",
-                errors=(400, 401, 403, 409, 422),
+                # 404: a child's start names a parent run that does not exist (in this namespace)
+                errors=(400, 401, 403, 404, 409, 422),
             ),
             "get": operation(
                 "One page of runs, newest first by default; next_cursor continues the list",
@@ -275,7 +276,11 @@ def run_paths() -> JSON:
                     query(
                         "known_revision", {"type": "integer"}, "the revision the caller has", required=True
                     ),
-                    query("timeout_ms", {"type": "integer", "default": 30_000}, "at most 60 000"),
+                    query(
+                        "timeout_ms",
+                        {"type": "integer", "default": 30_000, "minimum": 0, "maximum": MAX_CHANGE_WAIT_MS},
+                        "how long to wait, at most 60 000",
+                    ),
                     query(
                         "until_terminal",
                         {"type": "integer", "enum": [0, 1], "default": 0},
