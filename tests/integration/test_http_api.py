@@ -139,7 +139,7 @@ async def test_a_reference_conflict_is_a_409(http: httpx.AsyncClient) -> None:
 
 async def test_an_invalid_transition_is_a_400(http: httpx.AsyncClient) -> None:
     run = await start_run(http)
-    error = assert_error(await http.post(f"/api/v1/runs/{run['id']}/awake"), 400, "InvalidTransitionError")
+    error = assert_error(await http.post(f"/api/v1/runs/{run['id']}/awake"), 409, "InvalidTransitionError")
     assert error["data"]["status"] == "queued"
 
 

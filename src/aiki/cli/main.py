@@ -27,6 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-connections", type=int, default=10, help="PostgreSQL pool size")
     serve.add_argument("--claim-timeout-ms", type=int, default=None)
     serve.add_argument("--no-migrate", action="store_true", help="do not create/migrate the schema on start")
+    serve.add_argument(
+        "--auth",
+        choices=["open", "keys"],
+        default=os.environ.get("AIKI_AUTH") or None,
+        help="keys: every request needs an API key; open: none does (default: open until the first key is "
+        "created, keys from then on; env AIKI_AUTH)",
+    )
     serve.add_argument("--log-level", default="warning")
 
     work = commands.add_parser("worker", help="run a worker for module:attribute workflow versions")

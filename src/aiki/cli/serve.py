@@ -28,12 +28,18 @@ async def run_server(arguments: argparse.Namespace) -> int:
     opts: dict[str, Any] = {"migrate": not arguments.no_migrate}
     if arguments.claim_timeout_ms:
         opts["claim_timeout_ms"] = arguments.claim_timeout_ms
+    if arguments.auth:
+        opts["auth"] = arguments.auth
     srv = server(db=database(arguments.db, max_connections=arguments.max_connections), opts=opts)
     await srv.open()
     runtime = await srv.runtime.start()
     config = uvicorn.Config(srv.app, host=arguments.host, port=arguments.port, log_level=arguments.log_level)
     http = uvicorn.Server(config)
-    print(f"aiki server on http://{arguments.host}:{arguments.port} (database {arguments.db})", flush=True)
+    print(
+        f"aiki server on http://{arguments.host}:{arguments.port} (database {srv.db.redacted_url})\n"
+        f"{await srv.keys.describe_mode()}",
+        flush=True,
+    )
     try:
         await http.serve()
     finally:

@@ -10,8 +10,14 @@ from __future__ import annotations
 from aiki.durations import MAX_SLEEP_MS
 from aiki.errors import InvalidOptionError
 
-#: the most items one page of a list may hold
+#: the most items one page of a list may hold (and the most runs one claim may take)
 MAX_PAGE_SIZE = 1000
+
+#: the largest count a request may carry (attempts, occurrences, indexes): far beyond any useful number
+MAX_COUNT = 2**31 - 1
+
+#: the largest revision (and any other integer on the wire): what JavaScript holds exactly
+MAX_REVISION = 2**53 - 1
 
 #: the largest JSON value aiki records: its compact JSON text, in UTF-8 bytes (4 MiB)
 MAX_VALUE_BYTES = 4 * 1024 * 1024

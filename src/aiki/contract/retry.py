@@ -23,7 +23,7 @@ MAX_RETRY_DELAY_MS = MAX_SLEEP_MS
 """Longest delay :meth:`RetryPolicy.next_delay_ms` returns (ten years): an uncapped exponential stops here,
 and no delay of a policy may be longer."""
 
-#: the most attempts a policy may allow (far beyond any useful number; attempts are 64-bit columns)
+#: the most attempts a policy may allow (far beyond any useful number)
 MAX_ATTEMPTS = 2**31 - 1
 
 # Per type: (required keys, optional keys), "type" aside.
@@ -195,3 +195,36 @@ def _fraction(amount: float) -> bool:
 
 def _positive(amount: float) -> bool:
     return amount > 0
+
+
+_KEY_SCHEMAS: dict[str, dict[str, object]] = {
+    "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS},
+    "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_RETRY_DELAY_MS},
+    "base_delay_ms": {"type": "integer", "minimum": 1, "maximum": MAX_RETRY_DELAY_MS},
+    "max_delay_ms": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_RETRY_DELAY_MS},
+    "factor": {"type": "number", "exclusiveMinimum": 0},
+    "jitter_factor": {"type": "number", "minimum": 0, "maximum": 1},
+}
+
+#: the JSON schema of a retry mapping, one shape per type (what :func:`parse_retry` accepts)
+RETRY_SCHEMA: dict[str, object] = {
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {
+                "type": {"const": name},
+                **{key: _KEY_SCHEMAS[key] for key in (*required, *optional)},
+            },
+            "required": ["type", *required],
+            "additionalProperties": False,
+        }
+        for name, (required, optional) in _KEYS.items()
+    ]
+}
+
+#: the JSON schema of the options a run stores
+RUN_OPTIONS_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {"retry": RETRY_SCHEMA},
+    "additionalProperties": False,
+}

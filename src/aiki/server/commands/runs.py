@@ -61,7 +61,7 @@ class RunCommands:
 
     async def start(self, namespace: str, request: StartRequest) -> WorkflowRun:
         """Create a run, or return the one its reference id already names (same input)."""
-        check_start(request, self.core.clock.now_ms())
+        check_start(request)
         # A plain start (no parent, no reference id) is one statement: one round trip on PostgreSQL.
         plain = request.parent is None and request.reference_id is None
         for attempt in range(START_ATTEMPTS):

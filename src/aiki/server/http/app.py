@@ -50,6 +50,7 @@ def api_routes(commands: Commands) -> list[BaseRoute]:
     """Every route of the API, to mount into another app (``Mount("/aiki", routes=api_routes(...))``)."""
     api = Api(commands)
     described = openapi_document()
+    api.describe(described["paths"])
 
     async def openapi(request: Request, namespace: str) -> Response:
         return json_response(described)

@@ -19,10 +19,12 @@ from aiki.errors import (
     AikiError,
     ForbiddenError,
     InvalidRequestError,
+    InvalidTransitionError,
     NotFoundError,
     RevisionConflictError,
     ScheduleConflictError,
     SchemaValidationError,
+    ServerBusyError,
     UnauthorizedError,
     WorkflowRunConflictError,
 )
@@ -37,7 +39,10 @@ STATUS_CODES: tuple[tuple[type[AikiError], int], ...] = (
     (WorkflowRunConflictError, 409),
     (ScheduleConflictError, 409),
     (RevisionConflictError, 409),
+    # The request is well formed but the run's current status does not allow it: a conflict with state.
+    (InvalidTransitionError, 409),
     (SchemaValidationError, 422),
+    (ServerBusyError, 503),
 )
 
 

@@ -28,7 +28,7 @@ from aiki.server.http.io import (
     read_request,
 )
 from aiki.server.http.openapi_schema import JSON, array, obj, operation, path_parameter, query, ref
-from aiki.types import RunHistory, Transition, WorkflowRun
+from aiki.types import RunHistory, RunStatus, Transition, WorkflowRun
 
 T = TypeVar("T")
 
@@ -60,9 +60,16 @@ RUN_SCHEMAS = (
     WorkflowStats,
 )
 
+#: the run statuses, as a pattern's alternatives
+STATUS_NAMES = "|".join(status.value for status in RunStatus)
+
 #: the query parameters of a run filter (``GET /runs`` and ``GET /runs/count``)
 FILTER_PARAMETERS = [
-    query("status", {"type": "string"}, "one status, or several separated by commas"),
+    query(
+        "status",
+        {"type": "string", "pattern": f"^({STATUS_NAMES})(,({STATUS_NAMES}))*$"},
+        "one status, or several separated by commas",
+    ),
     query("workflow", {"type": "string"}, "only runs of this workflow name"),
     query("version", {"type": "string"}, "only runs of this version (with workflow)"),
     query("reference_id", {"type": "string"}, "only runs with this reference id"),
@@ -185,6 +192,10 @@ def run_routes(api: Api) -> list[Route]:
     ]
 
 
+#: a steering operation may find the run in a status that does not allow it (409)
+STEER_ERRORS = (400, 401, 403, 404, 409)
+
+
 def run_paths() -> JSON:
     """The OpenAPI description of ``run_routes``."""
     run_id = path_parameter("run_id", "the run's id")
@@ -248,16 +259,21 @@ def run_paths() -> JSON:
                 ref("WorkflowRun"),
                 parameters=[run_id],
                 body="CancelBody",
+                errors=STEER_ERRORS,
             )
         },
         f"{runs}/{{run_id}}/pause": {
-            "post": operation("Pause a run", ref("WorkflowRun"), parameters=[run_id])
+            "post": operation("Pause a run", ref("WorkflowRun"), parameters=[run_id], errors=STEER_ERRORS)
         },
         f"{runs}/{{run_id}}/resume": {
-            "post": operation("Resume a paused run", ref("WorkflowRun"), parameters=[run_id])
+            "post": operation(
+                "Resume a paused run", ref("WorkflowRun"), parameters=[run_id], errors=STEER_ERRORS
+            )
         },
         f"{runs}/{{run_id}}/awake": {
-            "post": operation("Wake a sleeping run early", ref("WorkflowRun"), parameters=[run_id])
+            "post": operation(
+                "Wake a sleeping run early", ref("WorkflowRun"), parameters=[run_id], errors=STEER_ERRORS
+            )
         },
         f"{runs}/{{run_id}}/events/{{name}}": {
             "post": operation(
@@ -274,7 +290,10 @@ def run_paths() -> JSON:
                 parameters=[
                     run_id,
                     query(
-                        "known_revision", {"type": "integer"}, "the revision the caller has", required=True
+                        "known_revision",
+                        {"type": "integer", "minimum": -1},
+                        "the revision the caller has",
+                        required=True,
                     ),
                     query(
                         "timeout_ms",
