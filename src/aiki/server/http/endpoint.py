@@ -43,6 +43,12 @@ class Api:
         allowed = self.query_parameters.get((request.method, path))
         if allowed is None:
             return
+        empty = sorted(name for name, value in request.query_params.multi_items() if value == "")
+        if empty:
+            raise InvalidRequestError(
+                f"the query parameter {empty[0][:40]!r} is empty; give it a value or leave it out.",
+                empty[0][:40],
+            )
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
             known = ", ".join(sorted(allowed)) or "none"

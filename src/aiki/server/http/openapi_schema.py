@@ -149,6 +149,9 @@ def path_parameter(name: str, description: str) -> JSON:
 
 
 def query(name: str, schema: JSON, description: str, *, required: bool = False) -> JSON:
+    """A query parameter; a text one is never empty (the server refuses an empty value: leave it out)."""
+    if schema.get("type") == "string":
+        schema = {"minLength": 1, **schema}
     return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
 
 
