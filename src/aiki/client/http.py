@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from aiki.canonical_json import dumps
+from aiki.client.retrying import WRITE_RETRY_BUDGET_S, retry_transient
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
 from aiki.contract.codec import decode, encode
 from aiki.contract.limits import check_limit
@@ -22,6 +23,9 @@ from aiki.errors import AikiError, ConfigurationError, InvalidRequestError, erro
 from aiki.types import RunHistory, Transition, WorkflowRun
 
 T = TypeVar("T")
+
+#: the attribute of a raised error that holds the HTTP status it came with
+HTTP_STATUS = "http_status"
 
 
 class HttpTransport:
@@ -35,6 +39,9 @@ class HttpTransport:
             another namespace than the key's is refused. Without keys, it selects the namespace.
         http_transport: an httpx transport to send requests through (``httpx.ASGITransport(srv.app)`` serves
             an app in-process).
+        write_retry_s: how long a worker's fenced write (a task result, an outcome, a claim refresh or
+            release) is sent again after a dropped connection, a timeout or a 5xx answer before the failure
+            is raised.
     """
 
     def __init__(
@@ -45,6 +52,7 @@ class HttpTransport:
         timeout_s: float = 60.0,
         namespace: str | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
+        write_retry_s: float = WRITE_RETRY_BUDGET_S,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -57,6 +65,7 @@ class HttpTransport:
         #: the namespace calls work in; with a key and no explicit namespace, learnt from the first answer
         self.namespace = namespace or "default"
         self.timeout_s = float(timeout_s)
+        self.write_retry_s = write_retry_s
         headers = {"accept": "application/json"}
         if api_key is not None:
             headers["authorization"] = f"Bearer {api_key}"
@@ -138,18 +147,28 @@ class HttpTransport:
         return _decode(list[ClaimedRun], answer["claimed"])
 
     async def refresh_claims(self, claims: list[tuple[str, str]]) -> list[str]:
-        answer = await self._call("POST", "/worker/refresh", {"claims": [list(claim) for claim in claims]})
+        body = {"claims": [list(claim) for claim in claims]}
+        answer = await self._write("/worker/refresh", body, "refreshing claims")
         return _decode(list[str], answer["lost"])
 
     async def record_task(self, write: TaskWrite) -> str:
-        answer = await self._call("POST", "/worker/tasks", encode(write))
+        what = f"recording task {write.address} #{write.occurrence} of run {write.run_id}"
+        answer = await self._write("/worker/tasks", encode(write), what)
         return _decode(str, answer["status"])
 
     async def finish(self, outcome: RunOutcome) -> WorkflowRun:
-        return _decode(WorkflowRun, await self._call("POST", "/worker/finish", encode(outcome)))
+        what = f"recording the {outcome.kind} outcome of run {outcome.run_id}"
+        return _decode(WorkflowRun, await self._write("/worker/finish", encode(outcome), what))
 
     async def release(self, run_id: str, claim_token: str) -> None:
-        await self._call("POST", "/worker/release", {"run_id": run_id, "claim_token": claim_token})
+        body = {"run_id": run_id, "claim_token": claim_token}
+        await self._write("/worker/release", body, f"releasing run {run_id}")
+
+    async def _write(self, path: str, body: dict[str, Any], what: str) -> Any:
+        """A fenced worker write: safe to send again, and sent again while it fails transiently."""
+        return await retry_transient(
+            lambda: self._call("POST", path, body), is_transient_http_failure, what, self.write_retry_s
+        )
 
     async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleInfo:
         return _decode(ScheduleInfo, await self._call("POST", "/schedules", encode(request)))
@@ -232,7 +251,11 @@ class HttpTransport:
         if namespace:
             self.namespace = namespace
         if response.status_code >= 400:
-            raise self._error(method, path, response)
+            error = self._error(method, path, response)
+            # Kept with the error (not among its fields: it is how it travelled, not what happened), so that a
+            # worker's write can tell a 5xx it may send again from a refusal.
+            setattr(error, HTTP_STATUS, response.status_code)
+            raise error
         if response.status_code == 204:
             return None
         try:
@@ -257,6 +280,14 @@ class HttpTransport:
 
     def __repr__(self) -> str:
         return f"<HttpTransport {self.url} namespace={self.namespace!r}>"
+
+
+def is_transient_http_failure(error: BaseException) -> bool:
+    """A failure after which the same request may well succeed: no answer at all (a refused or dropped
+    connection, a timeout) or a 5xx answer (a crashed handler, a busy server, a proxy without a backend)."""
+    if isinstance(error, httpx.TransportError):
+        return True
+    return isinstance(error, AikiError) and getattr(error, HTTP_STATUS, 0) >= 500
 
 
 def _segment(value: str) -> str:

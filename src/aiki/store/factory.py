@@ -6,13 +6,18 @@ from aiki.errors import ConfigurationError
 from aiki.store.database import Database
 
 
-def database(url: str, *, max_connections: int = 10, synchronous: str = "FULL") -> Database:
+def database(
+    url: str, *, max_connections: int = 10, synchronous: str = "FULL", connection_wait_ms: int = 5_000
+) -> Database:
     """Describe the database aiki stores everything in; it is opened when the server first needs it.
 
     Args:
         url: ``sqlite:///relative.db``, ``sqlite:////absolute/path.db``, ``sqlite://:memory:`` or
             ``postgresql://user@host:port/dbname``.
-        max_connections: the pool bound for this process (PostgreSQL).
+        max_connections: the pool bound for this process (PostgreSQL). Every request, worker call and timer
+            batch holds one connection while it runs; size it to the concurrent work of this process.
+        connection_wait_ms: how long a request waits for a connection of a busy pool (PostgreSQL) before
+            it is answered ``ServerBusyError`` (HTTP 503 with ``Retry-After``).
         synchronous: SQLite's ``PRAGMA synchronous`` (``FULL`` is durable at every commit; ``NORMAL`` in WAL
             mode may lose the last commits on power loss, never on a process crash).
     """
@@ -28,7 +33,7 @@ def database(url: str, *, max_connections: int = 10, synchronous: str = "FULL") 
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         from aiki.store.postgres.database import PostgresDatabase
 
-        return PostgresDatabase(url, max_connections=max_connections)
+        return PostgresDatabase(url, max_connections=max_connections, connection_wait_ms=connection_wait_ms)
     raise ConfigurationError(
         f"Unsupported database scheme {scheme!r} in {url!r}. aiki supports 'sqlite://' and 'postgresql://'."
     )

@@ -22,6 +22,7 @@ from aiki.server.engine.core import ServerCore
 from aiki.server.engine.state_machine import check_transition
 from aiki.server.engine.transitions import apply_transition, enter_state
 from aiki.store.connection import Connection
+from aiki.store.queries.base import Row
 from aiki.store.queries.claims import CLAIMED
 from aiki.store.queries.tasks import TaskRecord
 from aiki.types import RunHistory, RunState, RunStatus, WorkflowRun
@@ -141,6 +142,13 @@ class WorkerCommands:
                 raise RevisionConflictError(
                     write.run_id, None, "this worker's claim on the run was taken back"
                 )
+            # The claim is still this writer's, and the entry exists: only this writer can have written it
+            # under this claim (its history came with the claim, and it writes each entry once). A write
+            # sent again after its answer was lost finds its own earlier success: the same result is that
+            # success, answered again; a different one is a conflict.
+            existing = await connection.recorded_task(write.run_id, write.address, write.occurrence)
+            if existing is not None and _same_result(existing, record):
+                return str(existing["run_status"])
         raise RevisionConflictError(
             write.run_id, None, f"task {write.address} #{write.occurrence} was already recorded"
         )
@@ -258,6 +266,16 @@ class WorkerCommands:
         wake_at_ms = now_ms + max(1, duration_ms - elapsed)
         await connection.restart_sleep(run.id, name, index, duration_ms, wake_at_ms)
         return wake_at_ms
+
+
+def _same_result(existing: Row, record: TaskRecord) -> bool:
+    """Whether a stored entry holds exactly the result ``record`` would write."""
+    return (
+        existing["status"] == record.status
+        and int(existing["attempts"]) == record.attempts
+        and existing["output"] == record.output_json
+        and existing["error"] == record.error_json
+    )
 
 
 def _final_state(outcome: RunOutcome) -> RunState:

@@ -7,6 +7,7 @@ them. The dashboard's static files are served at ``/``. Mount the app in any ASG
 
 from __future__ import annotations
 
+import asyncio
 from importlib import metadata
 
 from starlette.applications import Starlette
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from aiki.contract.wire import API_PREFIX
+from aiki.errors import ServerBusyError
 from aiki.server.commands import Commands
 from aiki.server.http.dashboard import dashboard_routes
 from aiki.server.http.endpoint import Api
@@ -28,13 +30,21 @@ from aiki.server.http.routes_runs import RUN_SCHEMAS, run_paths, run_routes
 from aiki.server.http.routes_schedules import SCHEDULE_SCHEMAS, schedule_paths, schedule_routes
 from aiki.server.http.routes_workers import WORKER_SCHEMAS, worker_paths, worker_routes
 
+#: the longest /healthz waits for the database before it reports the server degraded
+HEALTH_WAIT_S = 2.0
+
 
 def openapi_document() -> JSON:
     """The OpenAPI description of every route."""
     paths: JSON = {
         "/healthz": {
             "get": {
-                **operation("Liveness: the server and its database answer", {"type": "object"}, errors=()),
+                **operation(
+                    "Liveness: 200 when the server and its database answer; 503 (degraded) when the database "
+                    "does not answer within 2 s",
+                    {"type": "object"},
+                    errors=(),
+                ),
                 "security": [],
             }
         },
@@ -56,8 +66,17 @@ def api_routes(commands: Commands) -> list[BaseRoute]:
         return json_response(described)
 
     async def healthz(request: Request) -> Response:
-        async with commands.core.read() as connection:
-            await connection.ping()
+        # Answers within HEALTH_WAIT_S whatever the database does: a pool whose every connection is busy
+        # (or a database that does not answer) is reported as degraded, not left hanging.
+        try:
+            async with asyncio.timeout(HEALTH_WAIT_S):
+                async with commands.core.read() as connection:
+                    await connection.ping()
+        except (TimeoutError, ServerBusyError):
+            detail = (
+                f"the database did not answer within {HEALTH_WAIT_S:g} s (every connection busy, or down)"
+            )
+            return json_response({"status": "degraded", "detail": detail}, 503, {"Retry-After": "1"})
         return json_response({"status": "ok"})
 
     return [

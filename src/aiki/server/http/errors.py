@@ -54,8 +54,11 @@ def status_code_of(error: AikiError) -> int:
 
 
 def error_response(error: AikiError, status_code: int | None = None) -> Response:
-    """The JSON response for ``error``."""
-    return _error_body(error.to_dict(), status_code or status_code_of(error))
+    """The JSON response for ``error`` (a busy server says when to come back: ``Retry-After``)."""
+    response = _error_body(error.to_dict(), status_code or status_code_of(error))
+    if isinstance(error, ServerBusyError):
+        response.headers["Retry-After"] = str(error.retry_after_s)
+    return response
 
 
 async def http_exception_response(request: Request, exc: Exception) -> Response:
