@@ -24,9 +24,6 @@ from aiki.types import RunHistory, Transition, WorkflowRun
 
 T = TypeVar("T")
 
-#: the attribute of a raised error that holds the HTTP status it came with
-HTTP_STATUS = "http_status"
-
 
 class HttpTransport:
     """A client of the aiki server at ``url``.
@@ -166,9 +163,15 @@ class HttpTransport:
 
     async def _write(self, path: str, body: dict[str, Any], what: str) -> Any:
         """A fenced worker write: safe to send again, and sent again while it fails transiently."""
-        return await retry_transient(
-            lambda: self._call("POST", path, body), is_transient_http_failure, what, self.write_retry_s
-        )
+        try:
+            return await retry_transient(
+                lambda: self._call("POST", path, body, retryable=True),
+                is_transient_http_failure,
+                what,
+                self.write_retry_s,
+            )
+        except _ServerFailure as failure:
+            raise failure.error from None
 
     async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleInfo:
         return _decode(ScheduleInfo, await self._call("POST", "/schedules", encode(request)))
@@ -226,8 +229,10 @@ class HttpTransport:
         *,
         params: dict[str, str | int] | None = None,
         wait_ms: int | None = None,
+        retryable: bool = False,
     ) -> Any:
-        """One request; the parsed JSON answer, or the server's error raised as its ``AikiError``."""
+        """One request; the parsed JSON answer, or the server's error raised as its ``AikiError``
+        (``retryable``: a 5xx is raised as ``_ServerFailure``, for the caller to send the request again)."""
         content = None
         headers = None
         if body is not None:
@@ -252,9 +257,8 @@ class HttpTransport:
             self.namespace = namespace
         if response.status_code >= 400:
             error = self._error(method, path, response)
-            # Kept with the error (not among its fields: it is how it travelled, not what happened), so that a
-            # worker's write can tell a 5xx it may send again from a refusal.
-            setattr(error, HTTP_STATUS, response.status_code)
+            if retryable and response.status_code >= 500:
+                raise _ServerFailure(error)
             raise error
         if response.status_code == 204:
             return None
@@ -285,9 +289,15 @@ class HttpTransport:
 def is_transient_http_failure(error: BaseException) -> bool:
     """A failure after which the same request may well succeed: no answer at all (a refused or dropped
     connection, a timeout) or a 5xx answer (a crashed handler, a busy server, a proxy without a backend)."""
-    if isinstance(error, httpx.TransportError):
-        return True
-    return isinstance(error, AikiError) and getattr(error, HTTP_STATUS, 0) >= 500
+    return isinstance(error, httpx.TransportError | _ServerFailure)
+
+
+class _ServerFailure(Exception):
+    """A 5xx answer to a write that may be sent again; ``error`` is what the server said."""
+
+    def __init__(self, error: AikiError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def _segment(value: str) -> str:

@@ -1,10 +1,10 @@
 """Bounds of contract fields, stated once: the server checks them and the OpenAPI description shows them.
 
->>> from dataclasses import dataclass, field
->>> @dataclass(frozen=True)
-... class Page:
-...     limit: int = field(default=50, metadata=bounds(1, 1000))
->>> check_bounds(Page(limit=0))
+Each entry of :data:`FIELD_SCHEMAS` gives a field of a request its JSON schema facts (an integer's range, a
+text's least length, a whole schema): ``check_bounds`` holds a request to them, and the OpenAPI description
+shows them. :data:`VARIANTS` names the field whose value decides which other fields a request needs.
+
+>>> check_bounds(ClaimRequest(worker_id="w", workflows=[], shards=None, limit=0))
 Traceback (most recent call last):
 ...
 aiki.errors.InvalidRequestError: Invalid request (field 'limit'): must be from 1 to 1000, got 0.
@@ -15,40 +15,105 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from aiki.contract.limits import MAX_COUNT, MAX_DURATION_MS, MAX_PAGE_SIZE, MAX_REVISION
+from aiki.contract.messages import (
+    OUTCOME_FIELDS,
+    TASK_WRITE_FIELDS,
+    ClaimRequest,
+    ParentLink,
+    RunOutcome,
+    StartRequest,
+    TaskWrite,
+)
+from aiki.contract.retry import RUN_OPTIONS_SCHEMA
+from aiki.contract.schedules import ActivateScheduleRequest
+from aiki.contract.wire import MAX_CLAIM_WAIT_MS
 from aiki.errors import InvalidRequestError
-
-#: the metadata key under which a field keeps its JSON schema facts
-SCHEMA_KEY = "json_schema"
 
 #: the earliest and latest instants a time may name: those a Python ``datetime`` can hold (years 1 to 9999)
 MIN_TIME_MS = -62_135_596_800_000
 MAX_TIME_MS = 253_402_300_799_999
 
+#: the JSON schema of a schedule's timing (the expression and timezone are checked when it is activated)
+TIMING_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {
+                "type": {"const": "cron"},
+                "expression": {"type": "string", "minLength": 1},
+                "timezone": {"type": "string", "minLength": 1},
+            },
+            "required": ["type", "expression"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"type": {"const": "interval"}, "every_ms": {"type": "integer", "minimum": 1}},
+            "required": ["type", "every_ms"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
 
 def bounds(
-    minimum: int | None = None,
-    maximum: int | None = None,
-    *,
-    min_length: int | None = None,
-    schema: dict[str, Any] | None = None,
+    minimum: int | None = None, maximum: int | None = None, *, min_length: int | None = None
 ) -> dict[str, Any]:
-    """The metadata of a dataclass field with bounds (``field(metadata=bounds(1, 1000))``): an integer from
-    ``minimum`` to ``maximum``, a text of at least ``min_length`` characters, or a whole JSON ``schema`` for
-    the OpenAPI description (checked elsewhere)."""
-    facts: dict[str, Any] = dict(schema or {})
+    """JSON schema facts: an integer from ``minimum`` to ``maximum``, a text of at least ``min_length``."""
+    facts: dict[str, Any] = {}
     if minimum is not None:
         facts["minimum"] = minimum
     if maximum is not None:
         facts["maximum"] = maximum
     if min_length is not None:
         facts["minLength"] = min_length
-    return {SCHEMA_KEY: facts}
-
-
-def field_schema(item: dataclasses.Field[Any]) -> dict[str, Any]:
-    """The JSON schema facts a field was declared with (empty for a plain field)."""
-    facts: dict[str, Any] = item.metadata.get(SCHEMA_KEY, {})
     return facts
+
+
+DURATION = bounds(1, MAX_DURATION_MS)
+NOT_EMPTY = bounds(min_length=1)
+
+#: per contract class, the schema facts of its bounded fields
+FIELD_SCHEMAS: dict[type[Any], dict[str, dict[str, Any]]] = {
+    ParentLink: {"occurrence": bounds(0, MAX_COUNT)},
+    StartRequest: {
+        "options": RUN_OPTIONS_SCHEMA,
+        "delay_ms": bounds(0, MAX_DURATION_MS),
+        "at_ms": bounds(MIN_TIME_MS, MAX_TIME_MS),
+    },
+    ClaimRequest: {"limit": bounds(1, MAX_PAGE_SIZE), "wait_ms": bounds(0, MAX_CLAIM_WAIT_MS)},
+    TaskWrite: {
+        "occurrence": bounds(0, MAX_COUNT),
+        "attempts": bounds(1, MAX_COUNT),
+        "retry_delay_ms": DURATION,
+    },
+    RunOutcome: {
+        "expected_revision": bounds(0, MAX_REVISION),
+        "duration_ms": DURATION,
+        "timeout_ms": DURATION,
+        "index": bounds(0, MAX_COUNT),
+    },
+    ActivateScheduleRequest: {
+        "workflow_name": NOT_EMPTY,
+        "version_id": NOT_EMPTY,
+        "shard": NOT_EMPTY,
+        "reference_id": NOT_EMPTY,
+        "timing": TIMING_SCHEMA,
+        "run_options": RUN_OPTIONS_SCHEMA,
+    },
+}
+
+#: per contract class, the field whose value decides which other fields are needed, and those per value
+VARIANTS: dict[type[Any], tuple[str, dict[str, tuple[str, ...]]]] = {
+    RunOutcome: ("kind", OUTCOME_FIELDS),
+    TaskWrite: ("status", TASK_WRITE_FIELDS),
+}
+
+
+def field_schema(cls: type[Any], name: str) -> dict[str, Any]:
+    """The JSON schema facts of field ``name`` of ``cls`` (empty for a field without bounds)."""
+    return FIELD_SCHEMAS.get(cls, {}).get(name, {})
 
 
 def check_bounds(value: Any, path: str = "") -> Any:
@@ -60,7 +125,7 @@ def check_bounds(value: Any, path: str = "") -> Any:
         if dataclasses.is_dataclass(member) and not isinstance(member, type):
             check_bounds(member, name)
             continue
-        facts = field_schema(item)
+        facts = field_schema(type(value), item.name)
         if member is None or not facts:
             continue
         if isinstance(member, int) and not isinstance(member, bool):

@@ -5,13 +5,9 @@ An HTTP-only worker imports this module, never the server or a database driver.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
-from aiki.contract.fields import MAX_TIME_MS, MIN_TIME_MS, bounds
-from aiki.contract.limits import MAX_COUNT, MAX_DURATION_MS, MAX_PAGE_SIZE, MAX_REVISION
-from aiki.contract.retry import RUN_OPTIONS_SCHEMA
-from aiki.contract.wire import MAX_CLAIM_WAIT_MS
 from aiki.types import RunHistory, WorkflowRun
 
 ConflictPolicy = Literal["error", "return_existing"]
@@ -43,7 +39,7 @@ class ParentLink:
     run_id: str
     claim_token: str
     address: str
-    occurrence: int = field(metadata=bounds(0, MAX_COUNT))
+    occurrence: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +51,12 @@ class StartRequest:
     input: Any
     input_hash: str
     #: ``{"retry": policy}``: only options a worker knows how to read
-    options: dict[str, Any] = field(metadata=bounds(schema=RUN_OPTIONS_SCHEMA))
+    options: dict[str, Any]
     shard: str | None = None
     reference_id: str | None = None
     conflict_policy: ConflictPolicy = "error"
-    delay_ms: int | None = field(default=None, metadata=bounds(0, MAX_DURATION_MS))
-    at_ms: int | None = field(default=None, metadata=bounds(MIN_TIME_MS, MAX_TIME_MS))
+    delay_ms: int | None = None
+    at_ms: int | None = None
     parent: ParentLink | None = None
     schedule_id: str | None = None
 
@@ -72,8 +68,8 @@ class ClaimRequest:
     worker_id: str
     workflows: list[tuple[str, str]]
     shards: list[str] | None
-    limit: int = field(metadata=bounds(1, MAX_PAGE_SIZE))
-    wait_ms: int = field(default=0, metadata=bounds(0, MAX_CLAIM_WAIT_MS))
+    limit: int
+    wait_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,20 +85,17 @@ class ClaimedRun:
 class TaskWrite:
     """A task's result (``completed``/``failed``) or its recorded retry (``awaiting_retry``)."""
 
-    #: the field whose value decides which other fields are needed, and those fields per value
-    VARIANTS: ClassVar[tuple[str, dict[str, tuple[str, ...]]]] = ("status", TASK_WRITE_FIELDS)
-
     run_id: str
     claim_token: str
     name: str
     address: str
-    occurrence: int = field(metadata=bounds(0, MAX_COUNT))
+    occurrence: int
     status: Literal["completed", "failed", "awaiting_retry"]
-    attempts: int = field(metadata=bounds(1, MAX_COUNT))
+    attempts: int
     input: Any = None
     output: Any = None
     error: dict[str, Any] | None = None
-    retry_delay_ms: int | None = field(default=None, metadata=bounds(1, MAX_DURATION_MS))
+    retry_delay_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,16 +105,14 @@ class RunOutcome:
     Durations are relative; the server turns them into absolute deadlines with its own clock.
     """
 
-    VARIANTS: ClassVar[tuple[str, dict[str, tuple[str, ...]]]] = ("kind", OUTCOME_FIELDS)
-
     run_id: str
     claim_token: str
-    expected_revision: int = field(metadata=bounds(0, MAX_REVISION))
+    expected_revision: int
     kind: OutcomeKind
     name: str | None = None
-    duration_ms: int | None = field(default=None, metadata=bounds(1, MAX_DURATION_MS))
-    timeout_ms: int | None = field(default=None, metadata=bounds(1, MAX_DURATION_MS))
-    index: int | None = field(default=None, metadata=bounds(0, MAX_COUNT))
+    duration_ms: int | None = None
+    timeout_ms: int | None = None
+    index: int | None = None
     child_run_id: str | None = None
     child_status: TerminalStatusName | None = None
     output: Any = None

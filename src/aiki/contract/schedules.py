@@ -6,36 +6,12 @@ and a route under ``/api/v1/schedules``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal
 
-from aiki.contract.fields import bounds, check_bounds
 from aiki.contract.recurrence import OverlapPolicy, parse_timing
-from aiki.contract.retry import RUN_OPTIONS_SCHEMA
 from aiki.errors import ConfigurationError, InvalidRequestError
-
-#: the JSON schema of a schedule's timing (the expression and timezone are checked when it is activated)
-TIMING_SCHEMA: dict[str, Any] = {
-    "oneOf": [
-        {
-            "type": "object",
-            "properties": {
-                "type": {"const": "cron"},
-                "expression": {"type": "string", "minLength": 1},
-                "timezone": {"type": "string", "minLength": 1},
-            },
-            "required": ["type", "expression"],
-            "additionalProperties": False,
-        },
-        {
-            "type": "object",
-            "properties": {"type": {"const": "interval"}, "every_ms": {"type": "integer", "minimum": 1}},
-            "required": ["type", "every_ms"],
-            "additionalProperties": False,
-        },
-    ]
-}
 
 
 class ScheduleStatus(StrEnum):
@@ -53,23 +29,26 @@ class ScheduleStatus(StrEnum):
 class ActivateScheduleRequest:
     """Create a schedule, or return (and reactivate) the one with the same identity."""
 
-    workflow_name: str = field(metadata=bounds(min_length=1))
-    version_id: str = field(metadata=bounds(min_length=1))
+    workflow_name: str
+    version_id: str
     #: ``CronTiming.to_dict()`` or ``IntervalTiming.to_dict()``
-    timing: dict[str, Any] = field(metadata=bounds(schema=TIMING_SCHEMA))
+    timing: dict[str, Any]
     overlap_policy: OverlapPolicy
     #: the input of every run (JSON, already validated against the version's input schema)
     input: Any
     #: stored with every run (``{"retry": ...}``), as a start stores them
-    run_options: dict[str, Any] = field(metadata=bounds(schema=RUN_OPTIONS_SCHEMA))
-    shard: str | None = field(default=None, metadata=bounds(min_length=1))
-    reference_id: str | None = field(default=None, metadata=bounds(min_length=1))
+    run_options: dict[str, Any]
+    shard: str | None = None
+    reference_id: str | None = None
     conflict_policy: Literal["error", "return_existing"] = "error"
 
     def checked(self) -> ActivateScheduleRequest:
         """This request with its timing in canonical form; an unusable field is an ``InvalidRequestError``
         that names it (the same error on both transports)."""
-        check_bounds(self)
+        for name in ("workflow_name", "version_id", "shard", "reference_id"):
+            value = getattr(self, name)
+            if value is not None and not value:
+                raise InvalidRequestError("must not be empty.", name)
         try:
             timing = parse_timing(self.timing).to_dict()
         except ConfigurationError as error:

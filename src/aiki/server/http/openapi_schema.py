@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from aiki.contract.fields import field_schema
+from aiki.contract.fields import VARIANTS, field_schema
 
 JSON = dict[str, Any]
 
@@ -171,13 +171,13 @@ def component(cls: type[Any], components: dict[str, JSON]) -> JSON:
                 if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
             ],
             "properties": {
-                item.name: {**schema_of(hints[item.name], components), **field_schema(item)}
+                item.name: {**schema_of(hints[item.name], components), **field_schema(cls, item.name)}
                 for item in fields
             },
             # The server refuses a field it does not know (a misspelt one would otherwise be lost silently).
             "additionalProperties": False,
         }
-        variants = getattr(cls, "VARIANTS", None)
+        variants = VARIANTS.get(cls)
         components[name] = schema if variants is None else one_of_variants(schema, *variants)
     return ref(name)
 
