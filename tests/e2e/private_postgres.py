@@ -11,6 +11,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,9 +103,10 @@ class PrivateCluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def private_cluster(folder: Path) -> PrivateCluster:
-    """A new cluster in ``folder``, started on a free port."""
-    cluster = PrivateCluster(folder, free_port())
+def private_cluster() -> PrivateCluster:
+    """A new cluster in a new folder under the system's temporary folder (whose parents the ``postgres``
+    user can enter, unlike pytest's), started on a free port; ``destroy()`` removes it."""
+    cluster = PrivateCluster(Path(tempfile.mkdtemp(prefix="aiki-private-postgres-")), free_port())
     cluster.create()
     return cluster
 

@@ -9,6 +9,7 @@ The database is a private cluster (``initdb`` into a temporary folder), so stopp
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import time
@@ -35,8 +36,8 @@ PATIENCE_S = 90.0
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateCluster]:
-    made = private_cluster(tmp_path_factory.mktemp("private-postgres"))
+def cluster() -> Iterator[PrivateCluster]:
+    made = private_cluster()
     yield made
     made.destroy()
 
@@ -87,7 +88,7 @@ class Deployment:
 def deployment(
     cluster: PrivateCluster, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Deployment]:
-    name = "faults_" + request.node.name.split("[")[0][-40:].lower()
+    name = "faults_" + hashlib.sha256(request.node.name.encode()).hexdigest()[:16]
     made = Deployment(cluster.create_database(name), tmp_path)
     made.create_key()
     made.start_server()
