@@ -56,6 +56,7 @@ def test_schemathesis_finds_no_failure_in_any_operation(tmp_path: Path) -> None:
         )
     finally:
         server.stop()
+    assert "auth: API keys required (--auth keys)" in server.output()
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-12_000:]
     assert "No issues found" in report or " passed" in report, report[-4_000:]
