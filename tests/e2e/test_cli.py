@@ -26,7 +26,7 @@ from tests.conftest import BACKENDS
 from tests.e2e.cli_seed import greeting_v1, seed
 from tests.e2e.processes import REPOSITORY, AikiProcess, clean_environment, start_aiki, start_server
 
-MIGRATIONS = "0001_initial.sql, 0002_schedules.sql, 0003_indexes_for_scale.sql"
+MIGRATIONS = "0001_initial.sql, 0002_schedules.sql, 0003_indexes_for_scale.sql, 0005_server_flags.sql"
 RUN_COLUMNS = ["ID", "WORKFLOW", "VERSION", "STATUS", "ATTEMPTS", "CREATED", "UPDATED"]
 PATIENCE = {"seconds": 20}
 

@@ -82,7 +82,7 @@ def check_start(request: StartRequest) -> StartRequest:
 
 
 def check_task_write(write: TaskWrite) -> TaskWrite:
-    """A task result with sane counts, a retry delay when (and only when) it waits for a retry, and values
+    """A task result with sane counts, a retry delay when it waits for a retry, and values
     within limits (see ``task_write_texts``)."""
     check_bounds(write)
     for name in TASK_WRITE_FIELDS[write.status]:
