@@ -21,6 +21,15 @@ from tests.transport_support import IN_PROCESS_URL
 
 INTERNAL_ERROR = {"error": {"type": "InternalServerError", "code": "INTERNAL", "message": "boom", "data": {}}}
 BUSY = {"error": {"type": "ServerBusyError", "code": "SERVER_BUSY", "message": "busy", "data": {}}}
+TOO_LARGE = {
+    "error": {
+        "type": "ValueLimitError",
+        "code": "VALUE_LIMIT",
+        "message": "output of run r is too large to record",
+        "data": {"what": "output of run r", "limit": "size", "maximum": 10, "actual": 20},
+    }
+}
+ANSWERS = {"500": INTERNAL_ERROR, "503": BUSY, "400": TOO_LARGE}
 
 
 @dataclass
@@ -29,7 +38,8 @@ class FlakyNetwork(httpx.AsyncBaseTransport):
 
     - ``"answer lost"``: the server handles the request (and commits), then the connection drops;
     - ``"refused"``: the connection fails before the server sees the request;
-    - ``"500"`` / ``"503"``: an answer with that status, the server having done nothing.
+    - ``"500"`` / ``"503"``: an answer with that status, the server having done nothing;
+    - ``"400"``: a refusal of the value, as a server with a stricter limit than the client's would answer.
     """
 
     app: Any
@@ -51,8 +61,7 @@ class FlakyNetwork(httpx.AsyncBaseTransport):
                 raise httpx.ReadError("the connection dropped before the answer arrived", request=request)
             if failure == "refused":
                 raise httpx.ConnectError("connection refused", request=request)
-            body = INTERNAL_ERROR if failure == "500" else BUSY
-            return httpx.Response(int(failure), json=body, headers={"Retry-After": "1"})
+            return httpx.Response(int(failure), json=ANSWERS[failure], headers={"Retry-After": "1"})
         self.handled[path] += 1
         return await self.inner.handle_async_request(request)
 
@@ -196,3 +205,22 @@ async def test_a_refusal_is_not_sent_again(srv: Server) -> None:
     finally:
         await c.close()
     assert network.handled["/worker/tasks"] == 1
+
+
+async def test_an_outcome_the_server_refuses_fails_the_run_with_the_refusal(srv: Server) -> None:
+    """A refusal is not sent again: the run cannot end that way, so the worker fails it with the refusal as its
+    error instead of leaving it to be recovered and refused for ever."""
+    flow = payment()
+    network = FlakyNetwork(srv.app, {"/worker/finish": ["400"]})
+    c = flaky_client(srv, network)
+    w = await worker(workflows=[flow.version], opts={"poll_interval_ms": 200}).start(c)
+    try:
+        handle = await flow.version.start(c, 5)
+        result = await handle.wait_for_status("failed", timeout={"seconds": 30})
+    finally:
+        await w.stop()
+        await c.close()
+
+    assert result.success, handle.run.state
+    assert (handle.run.state.error or {})["type"] == "ValueLimitError"
+    assert handle.run.attempts == 1

@@ -10,7 +10,7 @@ the field, or a :class:`ValueLimitError` naming the value and the limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiki.canonical_json import checked_dumps
@@ -24,27 +24,11 @@ from aiki.contract.messages import (
     StartRequest,
     TaskWrite,
 )
-from aiki.contract.retry import parse_retry
-from aiki.errors import InvalidOptionError, InvalidRequestError
+from aiki.contract.run_options import check_run_options
+from aiki.errors import InvalidRequestError
 
 #: the most queues (versions times shards) one claim may read
 MAX_CLAIM_QUEUES = 1000
-
-
-def _check_retry_option(value: object, field: str) -> None:
-    try:
-        parse_retry(value if isinstance(value, Mapping) else None, field)
-    except InvalidOptionError as error:
-        raise InvalidRequestError(error.message, field) from None
-    if not isinstance(value, Mapping):
-        raise InvalidRequestError(
-            f"must be a retry policy such as {{'type': 'never'}}, got {value!r}.", field
-        )
-
-
-#: the options a run stores, each with the check of its value: a worker acts on them, so a shape it could
-#: not read must never be stored
-RUN_OPTIONS: dict[str, Callable[[object, str], None]] = {"retry": _check_retry_option}
 
 
 def check_count(value: int, field: str, minimum: int, maximum: int) -> int:
@@ -61,15 +45,7 @@ def check_value(value: Any, what: str) -> str:
 
 def check_options(options: Mapping[str, Any], field: str = "options") -> None:
     """Only the run options aiki knows, each in the shape a worker reads."""
-    unknown = sorted(set(options) - set(RUN_OPTIONS))
-    if unknown:
-        raise InvalidRequestError(
-            f"unknown run option(s) {', '.join(map(repr, unknown))}; the options are "
-            f"{', '.join(map(repr, RUN_OPTIONS))}.",
-            field,
-        )
-    for name, value in options.items():
-        RUN_OPTIONS[name](value, f"{field}.{name}")
+    check_run_options(options, field)
     check_value(options, field)
 
 

@@ -25,7 +25,7 @@ from aiki.contract.messages import (
     StartRequest,
     TaskWrite,
 )
-from aiki.contract.retry import RUN_OPTIONS_SCHEMA
+from aiki.contract.run_options import RUN_OPTIONS_SCHEMA
 from aiki.contract.schedules import ActivateScheduleRequest
 from aiki.contract.wire import MAX_CLAIM_WAIT_MS
 from aiki.errors import InvalidRequestError

@@ -221,10 +221,3 @@ RETRY_SCHEMA: dict[str, object] = {
         for name, (required, optional) in _KEYS.items()
     ]
 }
-
-#: the JSON schema of the options a run stores
-RUN_OPTIONS_SCHEMA: dict[str, object] = {
-    "type": "object",
-    "properties": {"retry": RETRY_SCHEMA},
-    "additionalProperties": False,
-}
