@@ -47,8 +47,11 @@ def test_schemathesis_finds_no_failure_in_any_operation(tmp_path: Path) -> None:
                 "--request-timeout",
                 "20",
             ],
-            cwd=REPOSITORY,
-            env=clean_environment(SCHEMATHESIS_HOOKS="tests.integration.schemathesis.hooks"),
+            # Schemathesis keeps a cache of what it found in its working folder: the test's own.
+            cwd=tmp_path,
+            env=clean_environment(
+                SCHEMATHESIS_HOOKS="tests.integration.schemathesis.hooks", PYTHONPATH=str(REPOSITORY)
+            ),
             capture_output=True,
             text=True,
             timeout=200,
