@@ -32,10 +32,12 @@ from aiki.errors import (
     ScheduleConflictError,
     SchemaValidationError,
     SerializationError,
+    ServerBusyError,
     ServerUnreachableError,
     TaskFailedError,
     TaskTimeoutError,
     UnauthorizedError,
+    ValueLimitError,
     WorkflowRunConflictError,
 )
 from aiki.execution.child_handle import ChildRunHandle
@@ -77,6 +79,7 @@ __all__ = [
     "SchemaValidationError",
     "SerializationError",
     "Server",
+    "ServerBusyError",
     "ServerUnreachableError",
     "SleepResult",
     "SystemClock",
@@ -85,6 +88,7 @@ __all__ = [
     "TaskStarter",
     "TaskTimeoutError",
     "UnauthorizedError",
+    "ValueLimitError",
     "VersionStarter",
     "WaitResult",
     "Worker",

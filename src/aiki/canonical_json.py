@@ -15,13 +15,14 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import TypeAlias, cast
 
 from pydantic import BaseModel
 
-from aiki.errors import SerializationError
+from aiki.contract.limits import MAX_VALUE_BYTES, MAX_VALUE_DEPTH
+from aiki.errors import SerializationError, ValueLimitError
 
 JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | float | bool | None
 """A plain JSON tree: what :func:`to_jsonable` returns and the store keeps."""
@@ -38,51 +39,102 @@ class _Rejected(Exception):
         self.segments: list[str] = []
 
 
+class _TooDeep(Exception):
+    """The value nests deeper than :data:`MAX_VALUE_DEPTH` (raised before Python's own recursion limit)."""
+
+
 def to_jsonable(value: object, what: str) -> JSONValue:
     """Convert ``value`` to a plain JSON tree, or raise :class:`SerializationError` naming the bad part.
 
     Accepted: ``None``, ``bool``, ``int``, finite ``float``, ``str``, lists, tuples (become lists), dicts with
     string keys, enum members (their value), pydantic models (``model_dump(mode="json")``) and dataclass
-    instances. A value that is already plain JSON is returned as it is, without copying.
+    instances. A value that is already plain JSON is returned as it is, without copying. The result is held
+    to the limits of one recorded value (``aiki.contract.limits``): a larger or deeper one raises
+    :class:`ValueLimitError`, the error the server gives for it too.
 
     Args:
         value: what the user passed or returned.
         what: names the value in the error, e.g. ``"input of task 'charge'"``.
     """
     try:
-        if _is_plain(value):
-            return cast(JSONValue, value)
-        return _convert(value)
+        plain = cast(JSONValue, value) if _is_plain(value, 1) else _convert(value, 1)
     except _Rejected as rejected:
         path = "value" + "".join(reversed(rejected.segments))
         raise SerializationError(what, f"{path} {rejected.detail}") from None
-    except RecursionError:
-        raise SerializationError(what, "the value is nested too deeply or contains itself") from None
+    except (_TooDeep, RecursionError):
+        raise ValueLimitError(what, "depth", MAX_VALUE_DEPTH) from None
+    checked_dumps(plain, what)
+    return plain
 
 
-def _is_plain(value: object) -> bool:
-    """Whether ``value`` is already a plain JSON tree (exact built-in types, finite floats)."""
+def checked_dumps(value: JSONValue, what: str) -> str:
+    """The storage text of ``value`` (:func:`dumps`) once it is within the limits of one recorded value.
+
+    The server checks every value it receives this way, whichever transport brought it: nothing that could
+    not be read back (or that would exhaust a reader's stack) is stored.
+
+    Raises:
+        ValueLimitError: the value nests deeper than ``MAX_VALUE_DEPTH`` or its text is over
+            ``MAX_VALUE_BYTES``.
+        SerializationError: the value is not plain JSON.
+    """
+    if _nests_too_deep(value):
+        raise ValueLimitError(what, "depth", MAX_VALUE_DEPTH)
+    text = dumps(value, what)
+    # A character is at most 4 bytes of UTF-8: short texts need no encoding to be measured.
+    if len(text) * 4 > MAX_VALUE_BYTES:
+        size = len(text.encode("utf-8"))
+        if size > MAX_VALUE_BYTES:
+            raise ValueLimitError(what, "size", MAX_VALUE_BYTES, size)
+    return text
+
+
+def _nests_too_deep(value: object) -> bool:
+    """Whether lists and objects nest deeper than ``MAX_VALUE_DEPTH`` in ``value`` (iteratively: a value as
+    deep as a hostile client can make it never reaches Python's recursion limit)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_VALUE_DEPTH:
+            return True
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _is_plain(value: object, depth: int) -> bool:
+    """Whether ``value`` is already a plain JSON tree (exact built-in types, finite floats).
+
+    ``depth`` is the nesting level a container at ``value`` would have; past the limit, :class:`_TooDeep`.
+    """
     kind = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return True
     if kind is float:
         return math.isfinite(cast(float, value))
-    if kind is dict:
+    if kind is dict or kind is list:
+        if depth > MAX_VALUE_DEPTH:
+            raise _TooDeep()
+        if kind is list:
+            return all(_is_plain(item, depth + 1) for item in cast(list[object], value))
         for key, item in cast(dict[object, object], value).items():
-            if type(key) is not str or not _is_plain(item):
+            if type(key) is not str or not _is_plain(item, depth + 1):
                 return False
         return True
-    if kind is list:
-        return all(_is_plain(item) for item in cast(list[object], value))
     return False
 
 
-def _convert(value: object) -> JSONValue:
+def _convert(value: object, depth: int) -> JSONValue:
     """Build a plain JSON copy of ``value``; raise :class:`_Rejected` for anything that is not JSON."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, Enum):
-        return _convert(value.value)
+        return _convert(value.value, depth)
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, int):
@@ -91,26 +143,30 @@ def _convert(value: object) -> JSONValue:
         if not math.isfinite(value):
             raise _Rejected(f"is {value!r}; NaN and Infinity have no JSON form")
         return float(value)
+    if isinstance(value, Mapping | list | tuple) and depth > MAX_VALUE_DEPTH:
+        raise _TooDeep()
     if isinstance(value, Mapping):
         result: dict[str, JSONValue] = {}
         for key, item in cast(Mapping[object, object], value).items():
             if not isinstance(key, str):
                 raise _Rejected(f"has the key {key!r} of type {type(key).__qualname__}; keys must be strings")
-            result[str.__str__(key)] = _convert_child(item, f"[{json.dumps(key, ensure_ascii=False)}]")
+            segment = f"[{json.dumps(key, ensure_ascii=False)}]"
+            result[str.__str__(key)] = _convert_child(item, segment, depth + 1)
         return result
     if isinstance(value, list | tuple):
-        return [_convert_child(item, f"[{index}]") for index, item in enumerate(cast(list[object], value))]
+        items = cast(list[object], value)
+        return [_convert_child(item, f"[{index}]", depth + 1) for index, item in enumerate(items)]
     if isinstance(value, BaseModel):
-        return _convert(value.model_dump(mode="json"))
+        return _convert(value.model_dump(mode="json"), depth)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _convert(dataclasses.asdict(value))
+        return _convert(dataclasses.asdict(value), depth)
     raise _Rejected(f"has the type {type(value).__qualname__}")
 
 
-def _convert_child(item: object, segment: str) -> JSONValue:
+def _convert_child(item: object, segment: str, depth: int) -> JSONValue:
     """Convert one element, adding its path ``segment`` to a rejection on the way out."""
     try:
-        return _convert(item)
+        return _convert(item, depth)
     except _Rejected as rejected:
         rejected.segments.append(segment)
         raise
@@ -211,12 +267,13 @@ def hash_input(value: JSONValue) -> str:
     return hashlib.sha256(canonical_dumps({"input": value}).encode("utf-8")).hexdigest()
 
 
-def dumps(value: JSONValue) -> str:
+def dumps(value: JSONValue, what: str = "stored value") -> str:
     """Compact storage text: no whitespace, non-ASCII kept, NaN refused, lone surrogates escaped."""
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except ValueError as error:
-        raise SerializationError("stored value", str(error)) from None
+    except (ValueError, TypeError) as error:
+        # ValueError: NaN, or an integer of more digits than Python writes; TypeError: not JSON at all.
+        raise SerializationError(what, str(error)) from None
     return _escape_lone_surrogates(text)
 
 

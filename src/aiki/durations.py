@@ -64,6 +64,22 @@ def to_milliseconds(duration: Duration, what: str) -> int:
     return math.ceil(_exact_amount(duration, what))
 
 
+def to_bounded_milliseconds(duration: Duration, what: str, *, allow_zero: bool = False) -> int:
+    """:func:`to_milliseconds`, held to ``0 < ms <= MAX_SLEEP_MS`` (zero too with ``allow_zero``): the bounds
+    the server holds every duration to (a wait's timeout, a start delay).
+
+    >>> to_bounded_milliseconds({"days": 1}, "timeout of event 'paid'")
+    86400000
+    """
+    milliseconds = to_milliseconds(duration, what)
+    if not (0 if allow_zero else 1) <= milliseconds <= MAX_SLEEP_MS:
+        lowest = "zero or more" if allow_zero else "longer than zero"
+        raise InvalidOptionError(
+            f"{what} must be {lowest} and at most 10 years ({MAX_SLEEP_MS} ms), got {duration!r}."
+        )
+    return milliseconds
+
+
 def _exact_amount(amount: object, what: str) -> Fraction:
     """``amount`` as the exact fraction the user wrote (``0.1`` is one tenth, not its binary neighbour)."""
     if isinstance(amount, bool) or not isinstance(amount, int | float):

@@ -18,6 +18,8 @@ AikiError
 ├── InvalidRequestError        an HTTP request that is not JSON, lacks a field or has a wrongly typed one
 ├── ServerUnreachableError     the HTTP client cannot reach the server (refused, timed out, dropped)
 ├── SerializationError         a value cannot be stored as JSON
+│   └── ValueLimitError        a value is larger or nested deeper than aiki records
+├── ServerBusyError            the server cannot take the request now (every database connection busy)
 └── ConfigurationError         a definition, worker, server or database setting is wrong
 ```
 
@@ -268,6 +270,44 @@ class SerializationError(AikiError):
         )
 
 
+class ValueLimitError(SerializationError):
+    """A value is larger, or nested deeper, than aiki records (``aiki.contract.limits``).
+
+    ``limit`` is ``"size"`` (``maximum`` and ``actual`` in bytes of compact JSON) or ``"depth"`` (``maximum``
+    levels of lists and objects inside each other; ``actual`` is ``None``: the check stops past the limit).
+    """
+
+    code = "VALUE_LIMIT"
+
+    def __init__(self, what: str, limit: str, maximum: int, actual: int | None = None) -> None:
+        self.what = what
+        self.limit = limit
+        self.maximum = maximum
+        self.actual = actual
+        if limit == "size":
+            self.detail = f"it is {actual:,} bytes as JSON, over the limit of {maximum:,} bytes for one value"
+            advice = "Keep large data outside aiki (a file or object store) and pass a reference to it."
+        else:
+            self.detail = (
+                f"it nests lists and objects more than {maximum} levels deep (or contains itself), "
+                "the limit for one value"
+            )
+            advice = "Flatten it, or keep it outside aiki and pass a reference to it."
+        AikiError.__init__(self, f"{what} is too large to record: {self.detail}. {advice}")
+
+
+class ServerBusyError(AikiError):
+    """The server cannot take the request now: every database connection stayed busy, or the database did
+    not answer. Nothing was done; try again after ``retry_after_s`` seconds (workers do so by themselves)."""
+
+    code = "SERVER_BUSY"
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        self.detail = detail
+        self.retry_after_s = retry_after_s
+        super().__init__(f"The aiki server is busy: {detail}. Try again in {retry_after_s} s.")
+
+
 class ConfigurationError(AikiError):
     """A definition, worker, server or database setting is wrong."""
 
@@ -297,6 +337,8 @@ ERROR_TYPES: dict[str, type[AikiError]] = {
         InvalidRequestError,
         ServerUnreachableError,
         SerializationError,
+        ValueLimitError,
+        ServerBusyError,
         ConfigurationError,
     )
 }

@@ -11,6 +11,7 @@ import pytest
 
 from aiki import (
     Client,
+    ConfigurationError,
     InvalidOptionError,
     NotFoundError,
     RevisionConflictError,
@@ -174,14 +175,64 @@ async def test_healthz_needs_no_key(srv: Server) -> None:
         assert (await caller.get("/api/v1/openapi.json")).status_code == 401
 
 
-async def test_when_every_key_is_revoked_the_server_is_open_again(srv: Server) -> None:
+async def test_when_every_key_is_revoked_the_server_stays_closed(srv: Server) -> None:
     key_id, _ = await srv.keys.create("acme", "app")
     await srv.keys.revoke(key_id)
     anonymous = http_client(srv)
     try:
-        assert (await anonymous.list_runs()).runs == []
+        with pytest.raises(UnauthorizedError, match="requires an API key"):
+            await anonymous.list_runs()
     finally:
         await anonymous.close()
+
+
+async def test_a_server_restarted_after_every_key_was_revoked_stays_closed(db_url: str) -> None:
+    first = server(db=database(db_url))
+    key_id, _ = await first.keys.create("acme", "app")
+    await first.keys.revoke(key_id)
+    await first.close()
+    again = server(db=database(db_url))
+    async with raw_http(again) as caller:
+        response = await caller.get("/api/v1/runs")
+    await again.close()
+    assert response.status_code == 401
+
+
+async def test_with_auth_keys_a_server_without_any_key_refuses_every_request(db_url: str) -> None:
+    closed = server(db=database(db_url), opts={"auth": "keys"})
+    async with raw_http(closed) as caller:
+        refused = await caller.get("/api/v1/runs")
+        health = await caller.get("/healthz")
+    assert "auth: API keys required (--auth keys)" in await closed.keys.describe_mode()
+    await closed.close()
+    assert refused.status_code == 401 and "aiki keys create" in refused.json()["error"]["message"]
+    assert health.status_code == 200
+
+
+async def test_with_auth_open_requests_need_no_key_but_a_key_sent_still_counts(db_url: str) -> None:
+    open_server = server(db=database(db_url), opts={"auth": "open"})
+    _key_id, secret = await open_server.keys.create("acme", "app")
+    async with raw_http(open_server) as anonymous:
+        assert (await anonymous.get("/api/v1/runs")).status_code == 200
+    async with raw_http(open_server, {"authorization": f"Bearer {secret}"}) as keyed:
+        answer = await keys_namespace(keyed)
+    async with raw_http(open_server, {"authorization": "Bearer aiki_wrong"}) as wrong:
+        refused = await wrong.get("/api/v1/runs")
+    await open_server.close()
+    assert answer == "acme"
+    assert refused.status_code == 401
+
+
+async def keys_namespace(caller: Any) -> str:
+    response = await caller.get("/api/v1/runs")
+    assert response.status_code == 200, response.text
+    return str(response.headers["x-aiki-namespace"])
+
+
+@pytest.mark.parametrize("auth", ["none", "sometimes", True])
+def test_an_unknown_auth_mode_is_a_configuration_error(auth: object) -> None:
+    with pytest.raises(ConfigurationError, match="'open' or 'keys'"):
+        server(db="sqlite:///unused.db", opts={"auth": auth})
 
 
 async def test_a_key_naming_another_namespace_is_forbidden(srv: Server) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -143,13 +143,38 @@ async def test_an_outcome_with_a_stale_revision_is_rejected_even_under_the_right
     assert (await handle.refresh()).status is RunStatus.PAUSED
 
 
-async def test_a_task_recorded_twice_at_one_address_is_rejected(fake_env: Env) -> None:
+async def test_another_result_at_an_address_already_recorded_is_rejected(fake_env: Env) -> None:
     await fenced.start(fake_env.client, None)
     claimed = await _claim(fake_env, "worker-a")
     await fake_env.client.transport.record_task(_task_write(claimed))
 
     with pytest.raises(RevisionConflictError, match="already recorded"):
-        await fake_env.client.transport.record_task(_task_write(claimed))
+        await fake_env.client.transport.record_task(replace(_task_write(claimed), output="charged twice"))
+    with pytest.raises(RevisionConflictError, match="already recorded"):
+        await fake_env.client.transport.record_task(replace(_task_write(claimed), attempts=2))
+
+
+async def test_the_same_task_result_sent_again_is_answered_as_its_earlier_success(fake_env: Env) -> None:
+    """A worker whose write committed but whose answer was lost (a dropped connection, a 502) sends it again:
+    under the same claim, the very same result is its own, and is answered as recorded, once."""
+    await fenced.start(fake_env.client, None)
+    claimed = await _claim(fake_env, "worker-a")
+    first = await fake_env.client.transport.record_task(_task_write(claimed))
+
+    again = await fake_env.client.transport.record_task(_task_write(claimed))
+
+    assert first == again == "running"
+    assert [
+        entry.output for entry in (await fake_env.client.transport.get_history(claimed.run.id)).tasks
+    ] == ["charged"]
+
+
+async def test_the_same_task_result_under_a_lost_claim_is_rejected(fake_env: Env) -> None:
+    stale, fresh = await _stale_and_fresh(fake_env)
+    await fake_env.client.transport.record_task(_task_write(fresh))
+
+    with pytest.raises(RevisionConflictError, match="taken back"):
+        await fake_env.client.transport.record_task(_task_write(stale))
 
 
 # --- through workers ------------------------------------------------------------------------------------

@@ -356,8 +356,12 @@ async def test_one_task_occurrence_is_recorded_once_even_by_concurrent_writers(s
     await servers[0].runs.start(NAMESPACE, start_request())
     claimed = await claim_one(servers[0])
 
+    # Each writer sends another result (the very same result sent again would be the first one's success).
     outcomes = await asyncio.gather(
-        *(srv.workers.record_task(NAMESPACE, task_write(claimed)) for srv in servers * 3),
+        *(
+            srv.workers.record_task(NAMESPACE, replace(task_write(claimed), output=index))
+            for index, srv in enumerate(servers * 3)
+        ),
         return_exceptions=True,
     )
 

@@ -49,10 +49,10 @@ async def test_a_run_queued_while_a_claim_looks_is_claimed_without_waiting_for_t
 
     monkeypatch.setattr(commands, "_claim_once", claim_then_race)
     request = ClaimRequest(
-        worker_id="w", workflows=[("greet", "1.0.0")], shards=None, limit=1, wait_ms=60_000
+        worker_id="w", workflows=[("greet", "1.0.0")], shards=None, limit=1, wait_ms=30_000
     )
 
-    # Without the wake-up the claim looks again only when its 60 s wait is over.
+    # Without the wake-up the claim looks again only when its 30 s wait is over.
     claimed = await asyncio.wait_for(patient_env.client.transport.claim(request), 5)
 
     assert [item.run.id for item in claimed] == started

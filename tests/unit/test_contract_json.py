@@ -115,10 +115,16 @@ def test_unknown_fields_are_refused_in_requests_and_ignored_in_answers() -> None
     assert decode(ClaimRequest, data, allow_unknown=True).limit == 1
 
 
-@pytest.mark.parametrize("number", [True, 1.0, MAX_SAFE_INTEGER + 1, -(2**63)])
-def test_an_integer_field_refuses_booleans_floats_and_unsafe_integers(number: Any) -> None:
+@pytest.mark.parametrize("number", [True, 1.5, MAX_SAFE_INTEGER + 1, -(2**63)])
+def test_an_integer_field_refuses_booleans_fractions_and_unsafe_integers(number: Any) -> None:
     with pytest.raises(InvalidRequestError):
         decode(ClaimRequest, {"worker_id": "w", "workflows": [], "shards": None, "limit": number})
+
+
+def test_an_integer_field_takes_a_number_written_with_a_zero_fraction() -> None:
+    """JSON has one number type: 3.0 is the integer 3 (JSON Schema counts it as an integer too)."""
+    decoded = decode(ClaimRequest, {"worker_id": "w", "workflows": [], "shards": None, "limit": 3.0})
+    assert decoded.limit == 3 and type(decoded.limit) is int
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "\ud800", "x\udfff"])

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from aiki.durations import MAX_SLEEP_MS, Duration, to_milliseconds
+from aiki.durations import MAX_SLEEP_MS, Duration, to_bounded_milliseconds, to_milliseconds
 from aiki.errors import InvalidOptionError
 
 
@@ -79,3 +79,12 @@ def test_a_string_is_rejected() -> None:
 
 def test_the_longest_sleep_is_ten_years_of_365_days() -> None:
     assert to_milliseconds({"days": 3650}, "sleep") == MAX_SLEEP_MS
+
+
+def test_a_bounded_duration_is_refused_over_ten_years_and_at_zero_unless_zero_is_allowed() -> None:
+    assert to_bounded_milliseconds({"days": 1}, "timeout") == 86_400_000
+    assert to_bounded_milliseconds(0, "trigger delay", allow_zero=True) == 0
+    with pytest.raises(InvalidOptionError, match="longer than zero and at most 10 years"):
+        to_bounded_milliseconds(0, "timeout")
+    with pytest.raises(InvalidOptionError, match="at most 10 years"):
+        to_bounded_milliseconds(MAX_SLEEP_MS + 1, "timeout")

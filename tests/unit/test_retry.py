@@ -186,3 +186,12 @@ def test_a_wrongly_typed_value_is_rejected_naming_the_key_and_what_it_expects(
 def test_a_negative_fixed_delay_is_rejected() -> None:
     with pytest.raises(InvalidOptionError, match="'delay_ms' must be an integer >= 0"):
         parse_retry({"type": "fixed", "max_attempts": 3, "delay_ms": -1}, "retry")
+
+
+@pytest.mark.parametrize("key", ["delay_ms", "max_delay_ms"])
+def test_a_delay_over_ten_years_is_rejected(key: str) -> None:
+    options = {"type": "fixed", "max_attempts": 3, "delay_ms": 1}
+    if key == "max_delay_ms":
+        options = {"type": "exponential", "max_attempts": 3, "base_delay_ms": 1}
+    with pytest.raises(InvalidOptionError, match=f"'{key}' must be at most ten years"):
+        parse_retry({**options, key: MAX_RETRY_DELAY_MS + 1}, "retry")

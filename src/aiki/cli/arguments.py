@@ -79,6 +79,19 @@ def moment(text: str) -> int:
     return int((at if at.tzinfo is not None else at.astimezone()).timestamp() * 1000)
 
 
+def span(text: str) -> int:
+    """Milliseconds of a length of time: ``90s``, ``15m``, ``2h``, ``3d``, ``1w``."""
+    relative = _RELATIVE.fullmatch(text.strip())
+    if not relative or int(relative.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a length of time: use e.g. 90s, 15m, 2h, 3d or 1w")
+    return int(relative.group(1)) * _UNIT_MS[relative.group(2)]
+
+
+def retention_span(text: str) -> int:
+    """A retention: a length of time (``span``), or ``none`` (0: keep finished runs)."""
+    return 0 if text.strip().lower() == "none" else span(text)
+
+
 def version_ref(text: str) -> tuple[str, str]:
     name, separator, version = text.rpartition("@")
     if not separator or not name or not version:

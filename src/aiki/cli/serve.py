@@ -12,7 +12,7 @@ import socket
 import sys
 from typing import Any
 
-from aiki.cli.arguments import add_connection_arguments, port, positive_int
+from aiki.cli.arguments import add_connection_arguments, port, positive_int, retention_span, span
 from aiki.client.client import Client, client
 from aiki.definitions.workflow import Workflow
 from aiki.definitions.workflow_version import WorkflowVersion
@@ -31,6 +31,25 @@ def add_serve_commands(commands: Any) -> None:
     serve.add_argument("--max-connections", type=positive_int, default=10, help="PostgreSQL pool size")
     serve.add_argument("--claim-timeout-ms", type=positive_int, default=None)
     serve.add_argument("--no-migrate", action="store_true", help="do not create/migrate the schema on start")
+    serve.add_argument(
+        "--auth",
+        choices=["open", "keys"],
+        default=os.environ.get("AIKI_AUTH") or None,
+        help="keys: every request needs an API key; open: none does (default: open until the first key is "
+        "created, keys from then on; env AIKI_AUTH)",
+    )
+    serve.add_argument(
+        "--retention",
+        type=retention_span,
+        default=None,
+        help="delete finished runs this long after they finish: 30d, 12h, 2w, or none to keep them (default 30d)",
+    )
+    serve.add_argument(
+        "--stall-after",
+        type=span,
+        default=None,
+        help="a queued run no worker claims within this long becomes stalled: 24h, 30m ... (default 24h)",
+    )
     serve.add_argument(
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
     )
@@ -61,6 +80,12 @@ async def run_server(arguments: argparse.Namespace) -> int:
     opts: dict[str, Any] = {"migrate": not arguments.no_migrate}
     if arguments.claim_timeout_ms:
         opts["claim_timeout_ms"] = arguments.claim_timeout_ms
+    if arguments.auth:
+        opts["auth"] = arguments.auth
+    if arguments.retention is not None:
+        opts["retention"] = arguments.retention or None
+    if arguments.stall_after is not None:
+        opts["stall_after_ms"] = arguments.stall_after
     db = database(arguments.db, max_connections=arguments.max_connections)
     srv = server(db=db, opts=opts)
     # The port is taken before anything is said: "listening" is printed only once it is true.
@@ -71,7 +96,8 @@ async def run_server(arguments: argparse.Namespace) -> int:
         config = uvicorn.Config(srv.app, log_level=arguments.log_level)
         http = uvicorn.Server(config)
         print(
-            f"aiki server listening on http://{arguments.host}:{arguments.port} (database {db.redacted_url})",
+            f"aiki server listening on http://{arguments.host}:{arguments.port} (database {db.redacted_url})\n"
+            f"{await srv.keys.describe_mode()}",
             flush=True,
         )
         try:

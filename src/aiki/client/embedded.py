@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aiki.client.retrying import retry_transient
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
 from aiki.contract.limits import check_limit
 from aiki.contract.listing import Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.contract.steering import BulkAction, BulkResult
 from aiki.contract.workers import WorkerAnnouncement, WorkerInfo
+from aiki.errors import ServerBusyError
 from aiki.types import RunHistory, RunStatus, Transition, WorkflowRun
 
 if TYPE_CHECKING:
@@ -108,16 +110,30 @@ class EmbeddedTransport:
         return await self.server.workers.claim(self.namespace, request)
 
     async def refresh_claims(self, claims: list[tuple[str, str]]) -> list[str]:
-        return await self.server.workers.refresh_claims(self.namespace, claims)
+        return await retry_transient(
+            lambda: self.server.workers.refresh_claims(self.namespace, claims), _busy, "refreshing claims"
+        )
 
     async def record_task(self, write: TaskWrite) -> str:
-        return await self.server.workers.record_task(self.namespace, write)
+        return await retry_transient(
+            lambda: self.server.workers.record_task(self.namespace, write),
+            _busy,
+            f"recording task {write.address} #{write.occurrence} of run {write.run_id}",
+        )
 
     async def finish(self, outcome: RunOutcome) -> WorkflowRun:
-        return await self.server.workers.finish(self.namespace, outcome)
+        return await retry_transient(
+            lambda: self.server.workers.finish(self.namespace, outcome),
+            _busy,
+            f"recording the {outcome.kind} outcome of run {outcome.run_id}",
+        )
 
     async def release(self, run_id: str, claim_token: str) -> None:
-        await self.server.workers.release(self.namespace, run_id, claim_token)
+        await retry_transient(
+            lambda: self.server.workers.release(self.namespace, run_id, claim_token),
+            _busy,
+            f"releasing run {run_id}",
+        )
 
     async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleInfo:
         return await self.server.schedules.activate(self.namespace, request)
@@ -151,3 +167,8 @@ class EmbeddedTransport:
 
     async def close(self) -> None:
         """Nothing to release: the server belongs to its owner."""
+
+
+def _busy(error: BaseException) -> bool:
+    """In-process, the one failure worth waiting out: every database connection was busy."""
+    return isinstance(error, ServerBusyError)

@@ -6,12 +6,13 @@ httpx's own exceptions (``httpx.ConnectError``, ``httpx.ReadTimeout``); workers 
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 
+from aiki.canonical_json import dumps
+from aiki.client.retrying import WRITE_RETRY_BUDGET_S, retry_transient
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
 from aiki.contract.codec import decode, encode
 from aiki.contract.limits import check_limit
@@ -43,6 +44,9 @@ class HttpTransport:
             another namespace than the key's is refused. Without keys, it selects the namespace.
         http_transport: an httpx transport to send requests through (``httpx.ASGITransport(srv.app)`` serves
             an app in-process).
+        write_retry_s: how long a worker's fenced write (a task result, an outcome, a claim refresh or
+            release) is sent again after a dropped connection, a timeout or a 5xx answer before the failure
+            is raised.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class HttpTransport:
         timeout_s: float = 60.0,
         namespace: str | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
+        write_retry_s: float = WRITE_RETRY_BUDGET_S,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -65,6 +70,7 @@ class HttpTransport:
         #: the namespace calls work in; with a key and no explicit namespace, learnt from the first answer
         self.namespace = namespace or "default"
         self.timeout_s = float(timeout_s)
+        self.write_retry_s = write_retry_s
         headers = {"accept": "application/json"}
         if api_key is not None:
             headers["authorization"] = f"Bearer {api_key}"
@@ -189,18 +195,34 @@ class HttpTransport:
         return _decode(list[ClaimedRun], answer["claimed"])
 
     async def refresh_claims(self, claims: list[tuple[str, str]]) -> list[str]:
-        answer = await self._call("POST", "/worker/refresh", {"claims": [list(claim) for claim in claims]})
+        body = {"claims": [list(claim) for claim in claims]}
+        answer = await self._write("/worker/refresh", body, "refreshing claims")
         return _decode(list[str], answer["lost"])
 
     async def record_task(self, write: TaskWrite) -> str:
-        answer = await self._call("POST", "/worker/tasks", encode(write))
+        what = f"recording task {write.address} #{write.occurrence} of run {write.run_id}"
+        answer = await self._write("/worker/tasks", encode(write), what)
         return _decode(str, answer["status"])
 
     async def finish(self, outcome: RunOutcome) -> WorkflowRun:
-        return _decode(WorkflowRun, await self._call("POST", "/worker/finish", encode(outcome)))
+        what = f"recording the {outcome.kind} outcome of run {outcome.run_id}"
+        return _decode(WorkflowRun, await self._write("/worker/finish", encode(outcome), what))
 
     async def release(self, run_id: str, claim_token: str) -> None:
-        await self._call("POST", "/worker/release", {"run_id": run_id, "claim_token": claim_token})
+        body = {"run_id": run_id, "claim_token": claim_token}
+        await self._write("/worker/release", body, f"releasing run {run_id}")
+
+    async def _write(self, path: str, body: dict[str, Any], what: str) -> Any:
+        """A fenced worker write: safe to send again, and sent again while it fails transiently."""
+        try:
+            return await retry_transient(
+                lambda: self._call("POST", path, body, retryable=True),
+                is_transient_http_failure,
+                what,
+                self.write_retry_s,
+            )
+        except _ServerFailure as failure:
+            raise failure.error from None
 
     async def activate_schedule(self, request: ActivateScheduleRequest) -> ScheduleInfo:
         return _decode(ScheduleInfo, await self._call("POST", "/schedules", encode(request)))
@@ -258,13 +280,16 @@ class HttpTransport:
         *,
         params: dict[str, str | int] | None = None,
         wait_ms: int | None = None,
+        retryable: bool = False,
     ) -> Any:
-        """One request; the parsed JSON answer, or the server's error raised as its ``AikiError``."""
+        """One request; the parsed JSON answer, or the server's error raised as its ``AikiError``
+        (``retryable``: a 5xx is raised as ``_ServerFailure``, for the caller to send the request again)."""
         content = None
         headers = None
         if body is not None:
-            # ASCII-only JSON: a lone surrogate in a string must not break the UTF-8 encoding of the body.
-            content = json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
+            # The storage text (lone surrogates escaped, so UTF-8 can hold it): a value measured against
+            # the value limit takes exactly as many bytes in the body.
+            content = dumps(body, "request body").encode("utf-8")
             headers = {"content-type": "application/json"}
         timeout: httpx.Timeout | None = None
         if wait_ms is not None:
@@ -285,7 +310,10 @@ class HttpTransport:
         if namespace:
             self.namespace = namespace
         if response.status_code >= 400:
-            raise self._error(method, path, response)
+            refused = self._error(method, path, response)
+            if retryable and response.status_code >= 500:
+                raise _ServerFailure(refused)
+            raise refused
         if response.status_code == 204:
             return None
         try:
@@ -324,6 +352,20 @@ def _network_failure(error: httpx.TransportError) -> str:
             return cause.strerror.lower()
         cause = cause.__cause__ or cause.__context__
     return str(error) or type(error).__name__
+
+
+def is_transient_http_failure(error: BaseException) -> bool:
+    """A failure after which the same request may well succeed: no answer at all (a refused or dropped
+    connection, a timeout) or a 5xx answer (a crashed handler, a busy server, a proxy without a backend)."""
+    return isinstance(error, ServerUnreachableError | httpx.TransportError | _ServerFailure)
+
+
+class _ServerFailure(Exception):
+    """A 5xx answer to a write that may be sent again; ``error`` is what the server said."""
+
+    def __init__(self, error: AikiError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def _segment(value: str) -> str:

@@ -118,6 +118,9 @@ def _decode_scalar(hint: Any, data: object, path: str) -> Any:
             raise _invalid(path, f"must be true or false, got {_kind(data)}")
         return data
     if hint is int:
+        if isinstance(data, float) and data.is_integer() and abs(data) <= MAX_SAFE_INTEGER:
+            # JSON has one number type: 3.0 is the integer 3 (as JSON Schema counts it).
+            data = int(data)
         if isinstance(data, bool) or not isinstance(data, int):
             raise _invalid(path, f"must be an integer, got {_kind(data)}")
         if abs(data) > MAX_SAFE_INTEGER:

@@ -1,4 +1,9 @@
-"""Limits both ends check the same way."""
+"""Limits both ends check the same way: the client before it sends, the server before it stores.
+
+Every value aiki records (run and task inputs and outputs, event data, run options, error records) is one
+JSON value, held to :data:`MAX_VALUE_BYTES` and :data:`MAX_VALUE_DEPTH`; a request body is held to
+:data:`MAX_BODY_BYTES`, which fits the largest request (a task result: its input, output and error).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,31 @@ from typing import Any
 from aiki.durations import MAX_SLEEP_MS
 from aiki.errors import InvalidOptionError, InvalidRequestError
 
-#: the most items one page of a list may hold
+#: the most items one page of a list may hold (and the most runs one claim may take)
 MAX_PAGE_SIZE = 1000
+
+#: the largest count a request may carry (attempts, occurrences, indexes): far beyond any useful number
+MAX_COUNT = 2**31 - 1
+
+#: the largest revision (and any other integer on the wire): what JavaScript holds exactly
+MAX_REVISION = 2**53 - 1
+
+#: the largest JSON value aiki records: its compact JSON text, in UTF-8 bytes (4 MiB)
+MAX_VALUE_BYTES = 4 * 1024 * 1024
+
+#: how deep lists and objects may nest inside one value (a top-level list or object is depth 1)
+MAX_VALUE_DEPTH = 100
+
+#: the largest request body the HTTP API reads (16 MiB): three values at their limit, and room to spare
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+#: a recorded error's message and traceback are cut to this many characters (so that no error record can
+#: reach the value limit)
+MAX_ERROR_TEXT_CHARS = 64 * 1024
+
+#: the longest duration a worker may report or a start may ask for (a sleep, a retry delay, a timeout, a
+#: start delay): ten years of 365 days, the longest sleep a workflow may take
+MAX_DURATION_MS = MAX_SLEEP_MS
 
 
 def check_limit(limit: object, what: str = "limit") -> int:

@@ -45,11 +45,8 @@ class RunFilter:
             )
         if self.statuses is not None and not self.statuses:
             raise InvalidOptionError("status=[] matches nothing; leave the status out to match every status.")
-        after, before = self.created_after_ms, self.created_before_ms
-        if after is not None and before is not None and after >= before:
-            raise InvalidOptionError(
-                f"created_after ({after}) must be earlier than created_before ({before}); the range is empty."
-            )
+        # created_after >= created_before is an empty range: it matches no run, like any other filter that
+        # nothing meets (the HTTP API's parameters are described one by one and cannot state the order).
         return self
 
 

@@ -12,6 +12,24 @@ from aiki.types import RunHistory, TaskAttempt, WorkflowRun
 
 ConflictPolicy = Literal["error", "return_existing"]
 OutcomeKind = Literal["sleep", "event_wait", "child_wait", "retry", "complete", "fail"]
+TerminalStatusName = Literal["completed", "failed", "cancelled"]
+
+#: the fields each kind of outcome needs besides the run, claim and revision
+OUTCOME_FIELDS: dict[str, tuple[str, ...]] = {
+    "sleep": ("name", "duration_ms", "index"),
+    "event_wait": ("name",),
+    "child_wait": ("child_run_id", "child_status"),
+    "retry": ("duration_ms", "retry_kind"),
+    "complete": (),
+    "fail": (),
+}
+
+#: the fields each status of a task result needs besides the others
+TASK_WRITE_FIELDS: dict[str, tuple[str, ...]] = {
+    "completed": (),
+    "failed": (),
+    "awaiting_retry": ("retry_delay_ms",),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +50,7 @@ class StartRequest:
     version_id: str
     input: Any
     input_hash: str
+    #: ``{"retry": policy}``: only options a worker knows how to read
     options: dict[str, Any]
     shard: str | None = None
     reference_id: str | None = None
@@ -99,7 +118,7 @@ class RunOutcome:
     timeout_ms: int | None = None
     index: int | None = None
     child_run_id: str | None = None
-    child_status: str | None = None
+    child_status: TerminalStatusName | None = None
     output: Any = None
     error: dict[str, Any] | None = None
     retry_kind: Literal["task", "workflow"] | None = None

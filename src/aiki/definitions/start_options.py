@@ -9,7 +9,7 @@ from typing import Any
 
 from aiki.contract.messages import ConflictPolicy
 from aiki.definitions.retry import RetryPolicy, parse_retry
-from aiki.durations import positive_milliseconds, to_milliseconds
+from aiki.durations import positive_milliseconds, to_bounded_milliseconds
 from aiki.errors import InvalidOptionError
 
 OPTION_PATHS = ("shard", "reference.id", "reference", "trigger", "retry", "deadline")
@@ -74,7 +74,7 @@ def _apply_trigger(options: StartOptions, value: Any) -> StartOptions:
             f"Option 'trigger' must be {{'delay': duration}} or {{'at': datetime}}, got {value!r}."
         )
     if "delay" in value:
-        delay_ms = to_milliseconds(value["delay"], "trigger delay")
+        delay_ms = to_bounded_milliseconds(value["delay"], "trigger delay", allow_zero=True)
         return replace(options, delay_ms=delay_ms, at_ms=None)
     at = value["at"]
     if not isinstance(at, datetime):

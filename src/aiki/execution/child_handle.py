@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, cast
 from aiki.client.handle import WaitResult, WorkflowRunHandle
 from aiki.definitions.type_variables import OutputT
 from aiki.definitions.workflow_version import WorkflowVersion
-from aiki.durations import Duration, to_milliseconds
-from aiki.errors import InvalidOptionError, SchemaValidationError
+from aiki.durations import Duration, to_bounded_milliseconds
+from aiki.errors import SchemaValidationError
 from aiki.execution.signals import FailRun, Suspend
 from aiki.types import RunState, RunStatus, TerminalStatus, WorkflowRun, parse_terminal_status
 
@@ -42,9 +42,7 @@ class ChildRunHandle(WorkflowRunHandle[OutputT]):
         execution.check_open()
         timeout_ms = None
         if timeout is not None:
-            timeout_ms = to_milliseconds(timeout, "child wait timeout")
-            if timeout_ms <= 0:
-                raise InvalidOptionError("A child wait timeout must be longer than zero.")
+            timeout_ms = to_bounded_milliseconds(timeout, "A child wait timeout")
         key = (self.run.id, wanted.value)
         index = execution.child_wait_cursor[key]
         waits = execution.child_waits[key]

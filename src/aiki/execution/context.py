@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiki.definitions.task import Task
 from aiki.definitions.workflow_version import VersionStarter
-from aiki.durations import MAX_SLEEP_MS, Duration, to_milliseconds
+from aiki.durations import MAX_SLEEP_MS, Duration, to_bounded_milliseconds, to_milliseconds
 from aiki.errors import InvalidOptionError, NotFoundError, SchemaValidationError
 from aiki.execution.child_handle import ChildRunHandle
 from aiki.execution.child_runner import start_child
@@ -59,9 +59,7 @@ class EventWaiter:
         execution.check_open()
         timeout_ms = None
         if timeout is not None:
-            timeout_ms = to_milliseconds(timeout, f"timeout of event {self.name!r}")
-            if timeout_ms <= 0:
-                raise InvalidOptionError(f"The timeout of event {self.name!r} must be longer than zero.")
+            timeout_ms = to_bounded_milliseconds(timeout, f"The timeout of event {self.name!r}")
         index = execution.event_cursor[self.name]
         entries = execution.events[self.name]
         if index < len(entries):

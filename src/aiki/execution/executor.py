@@ -12,10 +12,12 @@ from aiki.canonical_json import to_jsonable
 from aiki.contract import RunOutcome
 from aiki.definitions.retry import parse_retry
 from aiki.errors import (
+    AikiError,
     InvalidTransitionError,
     RevisionConflictError,
     SchemaValidationError,
     SerializationError,
+    ServerBusyError,
 )
 from aiki.execution.context import WorkflowRunContext
 from aiki.execution.errors_record import error_record
@@ -45,14 +47,19 @@ async def execute(execution: Execution) -> None:
 
 async def _report(execution: Execution, outcome: dict[str, Any]) -> None:
     try:
-        await execution.client.transport.finish(
-            RunOutcome(
-                run_id=execution.run.id,
-                claim_token=execution.claim_token,
-                expected_revision=execution.run.revision,
-                **outcome,
+        try:
+            await _finish(execution, outcome)
+        except (RevisionConflictError, InvalidTransitionError, ServerBusyError):
+            raise
+        except AikiError as refused:
+            if outcome["kind"] == "fail":
+                raise
+            # The server refused this outcome itself (a value over a limit, a duration out of range): the run
+            # cannot end this way, however often it is retried, so it fails with the refusal as its error.
+            logger.warning(
+                "run %s of %s: outcome refused: %s", execution.run.id, execution.version.label, refused
             )
-        )
+            await _finish(execution, {"kind": "fail", "error": error_record(refused)})
     except (RevisionConflictError, InvalidTransitionError) as stale:
         # Someone else moved the run (recovery, pause, cancel, its deadline): this execution's word no
         # longer counts.
@@ -71,6 +78,17 @@ async def context_for(execution: Execution) -> Any:
     if inspect.isawaitable(made):
         made = await made
     return made
+
+
+async def _finish(execution: Execution, outcome: dict[str, Any]) -> None:
+    await execution.client.transport.finish(
+        RunOutcome(
+            run_id=execution.run.id,
+            claim_token=execution.claim_token,
+            expected_revision=execution.run.revision,
+            **outcome,
+        )
+    )
 
 
 async def _run_handler(execution: Execution, run: WorkflowRunContext) -> dict[str, Any]:

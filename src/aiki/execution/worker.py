@@ -14,6 +14,8 @@ from typing import Any
 from aiki.client.client import Client
 from aiki.clock import Clock
 from aiki.contract import ClaimedRun, ClaimRequest
+from aiki.contract.limits import MAX_PAGE_SIZE
+from aiki.contract.wire import MAX_CLAIM_WAIT_MS
 from aiki.definitions.starting_client import not_a_client
 from aiki.definitions.workflow import Workflow
 from aiki.definitions.workflow_version import WorkflowVersion
@@ -201,10 +203,10 @@ class WorkerHandle:
                 worker_id=self.id,
                 workflows=workflows,
                 shards=self.settings.shards,
-                limit=capacity,
+                limit=min(capacity, MAX_PAGE_SIZE),
                 # A long poll: the server answers the moment a run is queued (and itself looks at the
                 # database every poll interval for other processes' work), so idle workers cost nothing.
-                wait_ms=max(self.settings.poll_interval_ms, CLAIM_LONG_POLL_MS),
+                wait_ms=min(max(self.settings.poll_interval_ms, CLAIM_LONG_POLL_MS), MAX_CLAIM_WAIT_MS),
             )
             try:
                 claimed = await self._wait_or_stop(self.client.transport.claim(request), [])
@@ -288,8 +290,10 @@ class WorkerHandle:
             if not self._active:
                 continue
             claims = [(run_id, execution.claim_token) for run_id, (execution, _task) in self._active.items()]
+            lost: list[str] = []
             try:
-                lost = await self.client.transport.refresh_claims(claims)
+                for start in range(0, len(claims), MAX_PAGE_SIZE):
+                    lost += await self.client.transport.refresh_claims(claims[start : start + MAX_PAGE_SIZE])
             except Exception:
                 logger.exception("worker %s: refreshing claims failed", self.id)
                 continue

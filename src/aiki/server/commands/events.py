@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiki.canonical_json import dumps
+from aiki.contract.checks import check_value
 from aiki.contract.steering import check_run_ids
 from aiki.errors import NotFoundError
 from aiki.server.commands.runs import get_run_in
@@ -28,9 +28,10 @@ class EventCommands:
 
         An event sent to a finished run is stored and never consumed.
         """
+        data_text = check_value(data, f"data of event {name!r}")
         async with self.core.write() as (connection, changes):
             run = await get_run_in(connection, namespace, run_id, for_update=True)
-            return await self._deliver(connection, changes, run, name, dumps(data), reference_id)
+            return await self._deliver(connection, changes, run, name, data_text, reference_id)
 
     async def send_many(
         self, namespace: str, run_ids: list[str], name: str, data: Any, reference_id: str | None = None
@@ -39,7 +40,7 @@ class EventCommands:
         sent (``NotFoundError`` names them). An id given twice gets the event once. Returns, per id given,
         False where ``reference_id`` was used."""
         ids = check_run_ids(run_ids)
-        data_json = dumps(data)
+        data_json = check_value(data, f"data of event {name!r}")
         async with self.core.write() as (connection, changes):
             runs: dict[str, WorkflowRun] = {}
             # Locked in one order, so that two concurrent multicasts cannot wait for each other.

@@ -40,6 +40,8 @@ class KeyCommands:
 
     def __init__(self, core: ServerCore) -> None:
         self.core = core
+        #: keys, once required, stay required: no need to ask the database again
+        self._required = False
 
     async def create(self, namespace: str, name: str) -> tuple[str, str]:
         """Create a key for ``namespace``; returns ``(key_id, secret)``. The secret cannot be shown again.
@@ -78,6 +80,26 @@ class KeyCommands:
             return await connection.key_by_hash(hash_secret(secret))
 
     async def required(self) -> bool:
-        """Whether any unrevoked key exists: then every HTTP request must carry one."""
-        async with self.core.read() as connection:
-            return await connection.any_active_key()
+        """Whether every HTTP request must carry a key: the server option ``auth`` (``"keys"`` or
+        ``"open"``) decides; without it, keys are required once any key was ever created here, revoked or
+        not (revoking the last key never opens the server again)."""
+        auth = self.core.settings.auth
+        if auth is not None:
+            return auth == "keys"
+        if not self._required:
+            async with self.core.read() as connection:
+                self._required = await connection.keys_required()
+        return self._required
+
+    async def describe_mode(self) -> str:
+        """How this server authenticates, in a sentence (``aiki server`` prints it when it starts)."""
+        auth = self.core.settings.auth
+        if await self.required():
+            why = "--auth keys" if auth == "keys" else "a key was created"
+            return f"auth: API keys required ({why}); create one with `aiki keys create`"
+        if auth == "open":
+            return "auth: open (--auth open): requests need no key; a key, if sent, is checked"
+        return (
+            "auth: open until the first API key is created (`aiki keys create`); keys are required from then "
+            "on, even after every key is revoked. Pass --auth keys to require them from the start"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 
+from aiki.contract.checks import check_start
 from aiki.contract.limits import check_limit
 from aiki.contract.listing import Cursor, Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.messages import StartRequest
@@ -63,6 +64,7 @@ class RunCommands:
 
     async def start(self, namespace: str, request: StartRequest) -> WorkflowRun:
         """Create a run, or return the one its reference id already names (same input)."""
+        check_start(request)
         # A plain start (no parent, no reference id) is one statement: one round trip on PostgreSQL.
         plain = request.parent is None and request.reference_id is None
         for attempt in range(START_ATTEMPTS):

@@ -7,6 +7,8 @@ import builtins
 import hashlib
 
 from aiki.canonical_json import JSONValue, canonical_dumps, hash_input
+from aiki.contract.checks import check_options, check_value
+from aiki.contract.fields import check_bounds
 from aiki.contract.recurrence import parse_timing
 from aiki.contract.schedules import ActivateScheduleRequest, ScheduleInfo, ScheduleStatus
 from aiki.errors import NotFoundError, ScheduleConflictError
@@ -47,6 +49,9 @@ class ScheduleCommands:
     async def activate(self, namespace: str, request: ActivateScheduleRequest) -> ScheduleInfo:
         """Create the schedule, or return the one with the same identity (reactivated unless active)."""
         request = request.checked()
+        check_bounds(request)
+        check_value(request.input, "input of the schedule's runs")
+        check_options(request.run_options, "run_options")
         for _attempt in range(ACTIVATE_ATTEMPTS):
             async with self.core.write() as (connection, changes):
                 info = await self._activate_in(connection, changes, namespace, request)

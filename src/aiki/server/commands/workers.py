@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import asyncio
 
-from aiki.canonical_json import dumps
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, TaskWrite
+from aiki.contract.checks import (
+    check_claim,
+    check_outcome,
+    check_refresh,
+    check_task_write,
+    task_write_texts,
+)
 from aiki.errors import RevisionConflictError
 from aiki.ids import new_secret
 from aiki.server.engine.core import ServerCore
 from aiki.server.engine.state_machine import check_transition
 from aiki.server.engine.transitions import apply_transition, enter_state
 from aiki.store.connection import Connection
+from aiki.store.queries.base import Row
 from aiki.store.queries.claims import CLAIMED
 from aiki.store.queries.tasks import TaskRecord, encode_attempt_times
 from aiki.types import RunHistory, RunState, RunStatus, WorkflowRun
@@ -32,6 +39,7 @@ class WorkerCommands:
 
     async def claim(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
         """Claim up to ``request.limit`` queued runs; waits up to ``wait_ms`` for one if none is ready."""
+        check_claim(request)
         loop_deadline = None
         key = (namespace, request.worker_id)
         notifier = self.core.notifier
@@ -93,6 +101,7 @@ class WorkerCommands:
 
     async def refresh_claims(self, namespace: str, claims: list[tuple[str, str]]) -> list[str]:
         """Extend the claims ``(run_id, claim_token)``; returns the run ids whose claim is no longer held."""
+        check_refresh(claims)
         lost = []
         async with self.core.write() as (connection, _changes):
             due_at_ms = self.core.clock.now_ms() + self.core.settings.claim_timeout_ms
@@ -109,6 +118,8 @@ class WorkerCommands:
         This is the hot path of every workflow: one statement on PostgreSQL (checks the claim, inserts or
         completes an ``awaiting_retry`` entry, reads the run's status).
         """
+        check_task_write(write)
+        input_text, output_text, error_text = task_write_texts(write)
         now_ms = self.core.clock.now_ms()
         record = TaskRecord(
             run_id=write.run_id,
@@ -118,9 +129,9 @@ class WorkerCommands:
             occurrence=write.occurrence,
             status=write.status,
             attempts=write.attempts,
-            input_json=dumps(write.input),
-            output_json=dumps(write.output) if write.status == "completed" else None,
-            error_json=dumps(write.error) if write.error is not None else None,
+            input_json=input_text,
+            output_json=output_text,
+            error_json=error_text,
             next_attempt_at_ms=now_ms + write.retry_delay_ms if write.retry_delay_ms is not None else None,
             attempt_times=encode_attempt_times(write.attempt_times),
         )
@@ -133,12 +144,20 @@ class WorkerCommands:
                 raise RevisionConflictError(
                     write.run_id, None, "this worker's claim on the run was taken back"
                 )
+            # The claim is still this writer's, and the entry exists: only this writer can have written it
+            # under this claim (its history came with the claim, and it writes each entry once). A write
+            # sent again after its answer was lost finds its own earlier success: the same result is that
+            # success, answered again; a different one is a conflict.
+            existing = await connection.recorded_task(write.run_id, write.address, write.occurrence)
+            if existing is not None and _same_result(existing, record):
+                return str(existing["run_status"])
         raise RevisionConflictError(
             write.run_id, None, f"task {write.address} #{write.occurrence} was already recorded"
         )
 
     async def finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
         """End one execution: park the run on a wait, schedule its retry, or complete/fail it."""
+        check_outcome(outcome)
         # A child finishing while its parent is cancelled may deadlock on PostgreSQL: run again if aborted.
         return await self.core.retrying(lambda: self._finish(namespace, outcome))
 
@@ -249,6 +268,16 @@ class WorkerCommands:
         wake_at_ms = now_ms + max(1, duration_ms - elapsed)
         await connection.restart_sleep(run.id, name, index, duration_ms, wake_at_ms)
         return wake_at_ms
+
+
+def _same_result(existing: Row, record: TaskRecord) -> bool:
+    """Whether a stored entry holds exactly the result ``record`` would write."""
+    return (
+        existing["status"] == record.status
+        and int(existing["attempts"]) == record.attempts
+        and existing["output"] == record.output_json
+        and existing["error"] == record.error_json
+    )
 
 
 def _final_state(outcome: RunOutcome) -> RunState:

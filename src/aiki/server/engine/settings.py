@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiki.durations import MAX_SLEEP_MS, to_milliseconds
 from aiki.errors import ConfigurationError, InvalidOptionError
 from aiki.server.engine.redis_wakeups import check_redis_url
 
 DAY_MS = 24 * 3600 * 1000
+
+AuthMode = Literal["open", "keys"]
+AUTH_MODES = ("open", "keys")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,9 @@ class ServerSettings:
     retention_by_namespace: Mapping[str, int | None] = field(default_factory=dict)
     #: a run queued this long without any worker claiming it becomes ``stalled``
     stall_after_ms: int = DAY_MS
+    #: ``"keys"``: every HTTP request needs an API key; ``"open"``: none needs one; ``None``: open until the
+    #: first key is created, keys from then on (for ever: revoking every key does not open the server)
+    auth: AuthMode | None = None
 
     def retention_for(self, namespace: str) -> int | None:
         """How long finished runs of ``namespace`` are kept (``None``: for ever)."""
@@ -53,6 +59,7 @@ OPTIONS = (
     "retention",
     "retention_by_namespace",
     "stall_after_ms",
+    "auth",
 )
 
 
@@ -72,6 +79,13 @@ def parse_server_options(opts: Mapping[str, Any] | None) -> ServerSettings:
             if not isinstance(value, str) or not value:
                 raise ConfigurationError(
                     f"Server option 'redis_prefix' must be a non-empty string, got {value!r}."
+                )
+            settings[key] = value
+        elif key == "auth":
+            if value is not None and value not in AUTH_MODES:
+                raise ConfigurationError(
+                    f"Server option 'auth' must be 'open' or 'keys' (or None: open until the first key is "
+                    f"created), got {value!r}."
                 )
             settings[key] = value
         elif key == "retention":

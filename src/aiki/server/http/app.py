@@ -7,6 +7,7 @@ app in any ASGI app, or serve it with ``aiki server`` (uvicorn).
 
 from __future__ import annotations
 
+import asyncio
 from importlib import metadata
 
 from starlette.applications import Starlette
@@ -17,10 +18,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from aiki.contract.wire import API_PREFIX
+from aiki.errors import ServerBusyError
 from aiki.server.commands import Commands
 from aiki.server.http.dashboard import dashboard_routes
 from aiki.server.http.endpoint import Api
 from aiki.server.http.errors import http_exception_response, internal_error_response
+from aiki.server.http.headers import NoSniff
 from aiki.server.http.io import json_response
 from aiki.server.http.metrics import HttpMetrics, metrics_paths, metrics_route
 from aiki.server.http.openapi_schema import JSON, document, operation
@@ -30,13 +33,21 @@ from aiki.server.http.routes_runs import RUN_SCHEMAS, run_paths, run_routes
 from aiki.server.http.routes_schedules import SCHEDULE_SCHEMAS, schedule_paths, schedule_routes
 from aiki.server.http.routes_workers import WORKER_SCHEMAS, worker_paths, worker_routes
 
+#: the longest /healthz waits for the database before it reports the server degraded
+HEALTH_WAIT_S = 2.0
+
 
 def openapi_document() -> JSON:
     """The OpenAPI description of every route."""
     paths: JSON = {
         "/healthz": {
             "get": {
-                **operation("Liveness: the server and its database answer", {"type": "object"}, errors=()),
+                **operation(
+                    "Liveness: 200 when the server and its database answer; 503 (degraded) when the database "
+                    "does not answer within 2 s",
+                    {"type": "object"},
+                    errors=(),
+                ),
                 "security": [],
             }
         },
@@ -60,13 +71,23 @@ def api_routes(commands: Commands) -> list[BaseRoute]:
     """Every route of the API, to mount into another app (``Mount("/aiki", routes=api_routes(...))``)."""
     api = Api(commands)
     described = openapi_document()
+    api.describe(described["paths"])
 
     async def openapi(request: Request, namespace: str) -> Response:
         return json_response(described)
 
     async def healthz(request: Request) -> Response:
-        async with commands.core.read() as connection:
-            await connection.ping()
+        # Answers within HEALTH_WAIT_S whatever the database does: a pool whose every connection is busy
+        # (or a database that does not answer) is reported as degraded, not left hanging.
+        try:
+            async with asyncio.timeout(HEALTH_WAIT_S):
+                async with commands.core.read() as connection:
+                    await connection.ping()
+        except (TimeoutError, ServerBusyError):
+            detail = (
+                f"the database did not answer within {HEALTH_WAIT_S:g} s (every connection busy, or down)"
+            )
+            return json_response({"status": "degraded", "detail": detail}, 503, {"Retry-After": "1"})
         return json_response({"status": "ok"})
 
     return [
@@ -85,7 +106,7 @@ def build_app(commands: Commands) -> Starlette:
     """The ASGI app: the API, ``/metrics`` and the dashboard (static files at ``/``, public: no data)."""
     return Starlette(
         routes=[*api_routes(commands), metrics_route(commands), *dashboard_routes()],
-        middleware=[Middleware(HttpMetrics, metrics=commands.core.metrics)],
+        middleware=[Middleware(NoSniff), Middleware(HttpMetrics, metrics=commands.core.metrics)],
         exception_handlers={HTTPException: http_exception_response, Exception: internal_error_response},
     )
 

@@ -1,8 +1,9 @@
 """Who is asking: the namespace of an HTTP request, from its API key.
 
-- While no unrevoked key exists, the server is open: a request works in the namespace named by its
-  ``X-Aiki-Namespace`` header, or ``default``.
-- Once a key exists, every request carries ``Authorization: Bearer <key>`` and works in the key's namespace.
+- While the server is open (server option ``auth="open"``, or by default until the first key is created), a
+  request without a key works in the namespace named by its ``X-Aiki-Namespace`` header, or ``default``.
+- Otherwise (``auth="keys"``, or once any key was ever created) every request carries
+  ``Authorization: Bearer <key>`` and works in the key's namespace; revoking every key does not change that.
   No key or an unknown one is ``UnauthorizedError`` (401); a revoked key, or a namespace header naming
   another namespace, is ``ForbiddenError`` (403). Another namespace's runs are simply not there (404).
 """

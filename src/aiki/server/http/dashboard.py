@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from aiki.server.http.headers import DASHBOARD_HEADERS
+
 FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8"),
@@ -25,7 +27,7 @@ def dashboard_routes() -> list[Route]:
 
     def serve(name: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(_request: Request) -> Response:
-            return Response(_read(name), media_type=media_type, headers={"Cache-Control": "no-cache"})
+            return Response(_read(name), media_type=media_type, headers=DASHBOARD_HEADERS)
 
         return endpoint
 

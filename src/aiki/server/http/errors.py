@@ -13,15 +13,18 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from aiki.errors import (
     AikiError,
     ForbiddenError,
     InvalidRequestError,
+    InvalidTransitionError,
     NotFoundError,
     RevisionConflictError,
     ScheduleConflictError,
     SchemaValidationError,
+    ServerBusyError,
     UnauthorizedError,
     WorkflowRunConflictError,
 )
@@ -36,7 +39,10 @@ STATUS_CODES: tuple[tuple[type[AikiError], int], ...] = (
     (WorkflowRunConflictError, 409),
     (ScheduleConflictError, 409),
     (RevisionConflictError, 409),
+    # The request is well formed but the run's current status does not allow it: a conflict with state.
+    (InvalidTransitionError, 409),
     (SchemaValidationError, 422),
+    (ServerBusyError, 503),
 )
 
 
@@ -48,8 +54,11 @@ def status_code_of(error: AikiError) -> int:
 
 
 def error_response(error: AikiError, status_code: int | None = None) -> Response:
-    """The JSON response for ``error``."""
-    return _error_body(error.to_dict(), status_code or status_code_of(error))
+    """The JSON response for ``error`` (a busy server says when to come back: ``Retry-After``)."""
+    response = _error_body(error.to_dict(), status_code or status_code_of(error))
+    if isinstance(error, ServerBusyError):
+        response.headers["Retry-After"] = str(error.retry_after_s)
+    return response
 
 
 async def http_exception_response(request: Request, exc: Exception) -> Response:
@@ -62,13 +71,33 @@ async def http_exception_response(request: Request, exc: Exception) -> Response:
             "The API is under /api/v1; see /api/v1/openapi.json.",
         )
     elif exc.status_code == 405:
+        allowed = allowed_methods(request)
         error = InvalidRequestError(
-            f"{request.method} is not allowed on {request.url.path}; "
-            "see /api/v1/openapi.json for the methods of each route."
+            f"{request.method} is not allowed on {request.url.path}; it takes {', '.join(allowed)}. "
+            "See /api/v1/openapi.json for the methods of each route."
         )
+        response = error_response(error, 405)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     else:
         error = InvalidRequestError(str(exc.detail))
     return error_response(error, exc.status_code)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves on this request's path (one path may have a route per
+    method, so the route that refused the request knows only its own)."""
+    matching = [
+        route
+        for route in request.app.router.routes
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE
+    ]
+    # A fixed path (``/runs/purge``) wins over a template it also matches (``/runs/{run_id}``), as routing does.
+    fixed = [route for route in matching if "{" not in route.path]
+    methods: set[str] = set()
+    for route in fixed or matching:
+        methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def internal_error_response(request: Request, exc: Exception) -> Response:

@@ -10,19 +10,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from aiki.contract.codec import MAX_SAFE_INTEGER, check_text, decode, encode
+from aiki.contract.limits import MAX_VALUE_DEPTH
 from aiki.errors import InvalidRequestError
+from aiki.server.http.body import read_body_bytes
 
 T = TypeVar("T")
 
-#: bodies above this size are refused before they are parsed
-MAX_BODY_BYTES = 16 * 1024 * 1024
-
 
 async def read_body(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is ``{}``."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidRequestError(f"the body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.")
+    """The request body as a JSON object; an empty body is ``{}`` (see ``read_body_bytes`` for the limits)."""
+    raw = await read_body_bytes(request)
     if not raw.strip():
         return {}
     try:
@@ -30,7 +27,12 @@ async def read_body(request: Request) -> dict[str, Any]:
         data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except UnicodeDecodeError:
         raise InvalidRequestError("the body is not UTF-8 text; send JSON encoded as UTF-8.") from None
-    except (ValueError, RecursionError) as error:
+    except RecursionError:
+        raise InvalidRequestError(
+            f"the body nests lists and objects too deeply to parse; a value may nest at most "
+            f"{MAX_VALUE_DEPTH} levels."
+        ) from None
+    except ValueError as error:
         raise InvalidRequestError(f"the body is not valid JSON ({error}).") from None
     if not isinstance(data, dict):
         raise InvalidRequestError(f"the body must be a JSON object, got {type(data).__name__}.")

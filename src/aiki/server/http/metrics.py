@@ -48,7 +48,10 @@ def metrics_paths() -> JSON:
             "get": {
                 "summary": "Prometheus metrics of the server (every namespace), in the text exposition format",
                 "responses": {
-                    "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+                    "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "401": {
+                        "description": "an API key is required (once keys exist) and none, or a revoked one, was sent"
+                    },
                 },
             }
         }

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from aiki.contract.fields import VARIANTS, field_schema
+
 JSON = dict[str, Any]
 
 #: request bodies whose fields all have defaults: they may be left out
@@ -42,13 +44,21 @@ def document(version: str, paths: JSON, classes: Iterable[type[Any]]) -> JSON:
     for cls in classes:
         component(cls, components)
     components["Error"] = ERROR_SCHEMA
+    for methods in paths.values():
+        if "post" in methods:
+            # Every POST reads its body (if any) within the body limit, and only as JSON.
+            for status, description in BODY_REFUSALS.items():
+                methods["post"]["responses"][status] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": ref("Error")}},
+                }
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "aiki",
             "version": version,
             "description": "Durable workflows. Every operation of the aiki client, as JSON. "
-            "Authenticate with 'Authorization: Bearer <key>' once any API key exists; "
+            "Authenticate with 'Authorization: Bearer <key>' unless the server is open; "
             "the key's namespace scopes every call.",
         },
         "components": {
@@ -61,12 +71,27 @@ def document(version: str, paths: JSON, classes: Iterable[type[Any]]) -> JSON:
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "invalid request or operation (InvalidRequestError, InvalidOptionError, InvalidTransitionError)",
+    400: "invalid request (InvalidRequestError, InvalidOptionError, ValueLimitError)",
     401: "missing or unknown API key (UnauthorizedError)",
     403: "revoked key, or a key of another namespace (ForbiddenError)",
     404: "no such run, event or feature in the key's namespace (NotFoundError)",
-    409: "conflict (WorkflowRunConflictError, ScheduleConflictError, RevisionConflictError)",
+    409: "conflict with the current state (InvalidTransitionError, WorkflowRunConflictError, "
+    "ScheduleConflictError, RevisionConflictError)",
     422: "a payload rejected by its schema (SchemaValidationError)",
+}
+
+#: answers any operation may give: the server is busy (every database connection stayed busy); with a
+#: body, one over the size limit or not declared as JSON
+BUSY = {
+    "503": {
+        "description": "busy: try again after the Retry-After header's seconds (ServerBusyError)",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+}
+BODY_REFUSALS = {
+    "413": "the body is over the size limit (16 MiB)",
+    "415": "the body is not declared as application/json",
 }
 
 
@@ -89,6 +114,7 @@ def operation(
             "description": _ERROR_DESCRIPTIONS[status],
             "content": {"application/json": {"schema": ref("Error")}},
         }
+    responses.update(BUSY)
     operation: JSON = {"summary": summary, "responses": responses}
     if parameters:
         operation["parameters"] = parameters
@@ -123,6 +149,9 @@ def path_parameter(name: str, description: str) -> JSON:
 
 
 def query(name: str, schema: JSON, description: str, *, required: bool = False) -> JSON:
+    """A query parameter; a text one is never empty (the server refuses an empty value: leave it out)."""
+    if schema.get("type") == "string":
+        schema = {"minLength": 1, **schema}
     return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
 
 
@@ -133,7 +162,7 @@ def component(cls: type[Any], components: dict[str, JSON]) -> JSON:
         components[name] = {}  # placed first so that a self-reference (RunState.previous) terminates
         hints = get_type_hints(cls)
         fields = dataclasses.fields(cls)
-        components[name] = {
+        schema: JSON = {
             "type": "object",
             "description": (cls.__doc__ or "").strip().splitlines()[0],
             "required": [
@@ -141,9 +170,32 @@ def component(cls: type[Any], components: dict[str, JSON]) -> JSON:
                 for item in fields
                 if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
             ],
-            "properties": {item.name: schema_of(hints[item.name], components) for item in fields},
+            "properties": {
+                item.name: {**schema_of(hints[item.name], components), **field_schema(cls, item.name)}
+                for item in fields
+            },
+            # The server refuses a field it does not know (a misspelt one would otherwise be lost silently).
+            "additionalProperties": False,
         }
+        variants = VARIANTS.get(cls)
+        components[name] = schema if variants is None else one_of_variants(schema, *variants)
     return ref(name)
+
+
+def one_of_variants(schema: JSON, field: str, needs: dict[str, tuple[str, ...]]) -> JSON:
+    """``schema`` as one shape per value of ``field``, each requiring the fields that value needs (present
+    and not null)."""
+    shapes = []
+    for value, needed in needs.items():
+        properties = dict(schema["properties"])
+        properties[field] = {"const": value}
+        for name in needed:
+            options = properties[name].get("oneOf")
+            if options:
+                facts = {key: item for key, item in properties[name].items() if key != "oneOf"}
+                properties[name] = {**options[0], **facts}
+        shapes.append({**schema, "properties": properties, "required": [*schema["required"], *needed]})
+    return {"description": schema["description"], "oneOf": shapes}
 
 
 def schema_of(hint: Any, components: dict[str, JSON]) -> JSON:

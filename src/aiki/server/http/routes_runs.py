@@ -97,7 +97,7 @@ def run_routes(api: Api) -> list[Route]:
     async def wait_for_change(request: Request, namespace: str) -> Response:
         run_id = path_text(request, "run_id")
         known_revision = query_int(request, "known_revision", -1, minimum=-1)
-        timeout_ms = min(query_int(request, "timeout_ms", 30_000), MAX_CHANGE_WAIT_MS)
+        timeout_ms = query_int(request, "timeout_ms", 30_000, maximum=MAX_CHANGE_WAIT_MS)
         until_terminal = query_int(request, "until_terminal", 0, maximum=1) == 1
         run = await unless_disconnected(
             request,
@@ -122,6 +122,10 @@ def run_routes(api: Api) -> list[Route]:
     ]
 
 
+#: a steering operation may find the run in a status that does not allow it (409)
+STEER_ERRORS = (400, 401, 403, 404, 409)
+
+
 def run_paths() -> JSON:
     """The OpenAPI description of ``run_routes``."""
     run_id = path_parameter("run_id", "the run's id")
@@ -132,7 +136,8 @@ def run_paths() -> JSON:
                 "Start a run (or return the one its reference id names)",
                 ref("WorkflowRun"),
                 body="StartRequest",
-                errors=(400, 401, 403, 409, 422),
+                # 404: a child's start names a parent run that does not exist (in this namespace)
+                errors=(400, 401, 403, 404, 409, 422),
             ),
         },
         f"{runs}/{{run_id}}": {"get": operation("Get a run", ref("WorkflowRun"), parameters=[run_id])},
@@ -156,19 +161,29 @@ def run_paths() -> JSON:
                 ref("WorkflowRun"),
                 parameters=[run_id],
                 body="CancelBody",
+                errors=STEER_ERRORS,
             )
         },
         f"{runs}/{{run_id}}/pause": {
-            "post": operation("Pause a run", ref("WorkflowRun"), parameters=[run_id])
+            "post": operation("Pause a run", ref("WorkflowRun"), parameters=[run_id], errors=STEER_ERRORS)
         },
         f"{runs}/{{run_id}}/resume": {
-            "post": operation("Resume a paused run", ref("WorkflowRun"), parameters=[run_id])
+            "post": operation(
+                "Resume a paused run", ref("WorkflowRun"), parameters=[run_id], errors=STEER_ERRORS
+            )
         },
         f"{runs}/{{run_id}}/awake": {
-            "post": operation("Wake a sleeping run early", ref("WorkflowRun"), parameters=[run_id])
+            "post": operation(
+                "Wake a sleeping run early", ref("WorkflowRun"), parameters=[run_id], errors=STEER_ERRORS
+            )
         },
         f"{runs}/{{run_id}}/requeue": {
-            "post": operation("Put a stalled run back in the queue", ref("WorkflowRun"), parameters=[run_id])
+            "post": operation(
+                "Put a stalled run back in the queue",
+                ref("WorkflowRun"),
+                parameters=[run_id],
+                errors=STEER_ERRORS,
+            )
         },
         f"{runs}/{{run_id}}/events/{{name}}": {
             "post": operation(
@@ -185,9 +200,16 @@ def run_paths() -> JSON:
                 parameters=[
                     run_id,
                     query(
-                        "known_revision", {"type": "integer"}, "the revision the caller has", required=True
+                        "known_revision",
+                        {"type": "integer", "minimum": -1},
+                        "the revision the caller has",
+                        required=True,
                     ),
-                    query("timeout_ms", {"type": "integer", "default": 30_000}, "at most 60 000"),
+                    query(
+                        "timeout_ms",
+                        {"type": "integer", "default": 30_000, "minimum": 0, "maximum": MAX_CHANGE_WAIT_MS},
+                        "how long to wait, at most 60 000",
+                    ),
                     query(
                         "until_terminal",
                         {"type": "integer", "enum": [0, 1], "default": 0},

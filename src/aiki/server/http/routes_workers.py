@@ -11,25 +11,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, TaskWrite
+from aiki.contract.checks import check_claim
 from aiki.contract.codec import decode
 from aiki.contract.wire import API_PREFIX, MAX_CLAIM_WAIT_MS
 from aiki.contract.workers import WorkerAnnouncement
-from aiki.errors import InvalidRequestError
 from aiki.server.commands import Commands
 from aiki.server.http.endpoint import Api, unless_disconnected
 from aiki.server.http.io import json_response, read_body, read_request
 from aiki.server.http.openapi_schema import JSON, array, obj, operation, ref
-from aiki.types import TERMINAL_STATUSES
-
-#: the fields each kind of outcome needs besides the run, claim and revision
-OUTCOME_FIELDS: dict[str, tuple[str, ...]] = {
-    "sleep": ("name", "duration_ms", "index"),
-    "event_wait": ("name",),
-    "child_wait": ("child_run_id", "child_status"),
-    "retry": ("duration_ms", "retry_kind"),
-    "complete": (),
-    "fail": (),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +62,7 @@ def worker_routes(api: Api) -> list[Route]:
     workers = commands.workers
 
     async def claim(request: Request, namespace: str) -> Response:
-        claim_request = await read_request(request, ClaimRequest)
+        claim_request = check_claim(await read_request(request, ClaimRequest))
         return json_response({"claimed": await _long_poll_claim(commands, request, namespace, claim_request)})
 
     async def refresh_claims(request: Request, namespace: str) -> Response:
@@ -85,7 +74,7 @@ def worker_routes(api: Api) -> list[Route]:
         return json_response({"status": await workers.record_task(namespace, write)})
 
     async def finish(request: Request, namespace: str) -> Response:
-        outcome = check_outcome(await read_request(request, RunOutcome))
+        outcome = await read_request(request, RunOutcome)
         return json_response(await workers.finish(namespace, outcome))
 
     async def release(request: Request, namespace: str) -> Response:
@@ -111,23 +100,6 @@ def worker_routes(api: Api) -> list[Route]:
         api.route("/worker/announce", ["POST"], announce),
         api.route("/worker/stopped", ["POST"], stopped),
     ]
-
-
-def check_outcome(outcome: RunOutcome) -> RunOutcome:
-    """``outcome`` if it has the fields its kind needs, else :class:`InvalidRequestError`."""
-    for name in OUTCOME_FIELDS[outcome.kind]:
-        if getattr(outcome, name) is None:
-            raise InvalidRequestError(f"a {outcome.kind!r} outcome needs this field.", name)
-    if outcome.kind == "child_wait" and outcome.child_status not in {
-        status.value for status in TERMINAL_STATUSES
-    }:
-        raise InvalidRequestError(
-            f"must be a terminal status (completed, failed, cancelled), got {outcome.child_status!r}.",
-            "child_status",
-        )
-    if outcome.kind == "retry" and outcome.retry_kind not in ("task", "workflow"):
-        raise InvalidRequestError(f"must be 'task' or 'workflow', got {outcome.retry_kind!r}.", "retry_kind")
-    return outcome
 
 
 async def _long_poll_claim(

@@ -19,9 +19,9 @@ from contextlib import asynccontextmanager
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from aiki.errors import ConfigurationError
+from aiki.errors import ConfigurationError, ServerBusyError
 from aiki.store.connection import Connection
 from aiki.store.migrations import check_schema_current, migrate, migration_files
 from aiki.store.postgres.connection import PostgresConnection, RawConnection
@@ -77,14 +77,18 @@ def read_only_conninfo(conninfo: str) -> str:
 class PostgresDatabase:
     """An aiki database on a PostgreSQL server, used through a pool of at most ``max_connections``."""
 
-    def __init__(self, url: str, *, max_connections: int = 10, read_only: bool = False) -> None:
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
-            raise ConfigurationError(
-                f"max_connections={max_connections!r} must be a positive integer "
-                "(the bound of the connection pool in each process)."
-            )
+    def __init__(
+        self, url: str, *, max_connections: int = 10, read_only: bool = False, connection_wait_ms: int = 5_000
+    ) -> None:
+        for name, value in (("max_connections", max_connections), ("connection_wait_ms", connection_wait_ms)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"{name}={value!r} must be a positive integer (max_connections bounds the connection pool "
+                    "of each process; connection_wait_ms is how long a request waits for a busy pool)."
+                )
         self.url = url
         self.max_connections = max_connections
+        self.connection_wait_ms = connection_wait_ms
         #: sessions are read-only, and the schema is checked instead of migrated
         self.read_only = read_only
         self._conninfo = read_only_conninfo(psycopg_url(url)) if read_only else psycopg_url(url)
@@ -181,7 +185,15 @@ class PostgresDatabase:
         pool = self._require_pool()
         task = asyncio.current_task()
         requested = task.cancelling() if task is not None else 0
-        raw = await pool.getconn()
+        try:
+            raw = await pool.getconn(timeout=self.connection_wait_ms / 1000)
+        except PoolTimeout:
+            # Every connection stayed busy (or none could be opened: the database is down or refuses
+            # more): a busy server, answered at once, rather than a request that hangs and then fails.
+            raise ServerBusyError(
+                f"all {self.max_connections} database connections of this server stayed busy (or the "
+                f"database did not answer) for {self.connection_wait_ms} ms"
+            ) from None
         try:
             if task is not None and task.cancelling() > requested:
                 # Python 3.11's ``wait_for`` (inside the pool) swallows a cancellation that arrives just as a

@@ -6,13 +6,21 @@ from aiki.store.queries.base import QueryBase
 from aiki.store.rows import KEY_COLUMNS, key_from_row
 from aiki.types import ApiKey
 
+#: the flag set when the first key is created
+KEYS_REQUIRED = "keys_required"
+
 
 class KeyQueries(QueryBase):
     async def insert_key(self, key: ApiKey, key_hash: str) -> None:
+        """Store the key, and the fact that keys are required from now on (set once, never cleared)."""
         await self._execute(
             "INSERT INTO api_keys (id, namespace, name, key_hash, created_at_ms, revoked_at_ms) "
             "VALUES (?, ?, ?, ?, ?, NULL)",
             (key.id, key.namespace, key.name, key_hash, key.created_at_ms),
+        )
+        await self._execute(
+            "INSERT INTO server_flags (name, set_at_ms) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            (KEYS_REQUIRED, key.created_at_ms),
         )
 
     async def list_keys(self, namespace: str | None) -> list[ApiKey]:
@@ -36,6 +44,7 @@ class KeyQueries(QueryBase):
         row = await self._fetch_one(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,))
         return None if row is None else key_from_row(row)
 
-    async def any_active_key(self) -> bool:
-        row = await self._fetch_one("SELECT id FROM api_keys WHERE revoked_at_ms IS NULL LIMIT 1")
+    async def keys_required(self) -> bool:
+        """Whether a key was ever created here (revoking every key since changes nothing)."""
+        row = await self._fetch_one("SELECT set_at_ms FROM server_flags WHERE name = ?", (KEYS_REQUIRED,))
         return row is not None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiki.store.queries.base import SAME_NAMESPACE, QueryBase
+from aiki.store.queries.base import SAME_NAMESPACE, QueryBase, Row
 from aiki.types import TaskAttempt
 
 #: the run's row while the claim is held by the caller's namespace (no row otherwise)
@@ -98,6 +98,16 @@ class TaskQueries(QueryBase):
             return None
         row = await self._fetch_one("SELECT status FROM runs WHERE id = ?", (record.run_id,))
         return None if row is None else str(row["status"])
+
+    async def recorded_task(self, run_id: str, address: str, occurrence: int) -> Row | None:
+        """The entry at ``address`` #``occurrence`` (``status``, ``attempts``, ``output``, ``error`` as stored)
+        with the run's status as ``run_status``; ``None`` if there is none."""
+        return await self._fetch_one(
+            "SELECT tasks.status, tasks.attempts, tasks.output, tasks.error, runs.status AS run_status "
+            "FROM tasks JOIN runs ON runs.id = tasks.run_id WHERE tasks.run_id = ? AND tasks.address = ? "
+            "AND tasks.occurrence = ? AND tasks.status <> 'discarded'",
+            (run_id, address, occurrence),
+        )
 
     async def discard_unfinished_tasks(self, run_id: str) -> None:
         """A new workflow attempt re-runs every task that did not complete: set their entries aside."""
