@@ -7,10 +7,8 @@ httpx's own exceptions (``httpx.ConnectError``, ``httpx.ReadTimeout``); workers 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, StartRequest, TaskWrite
 from aiki.contract.codec import decode, encode
@@ -27,7 +25,13 @@ from aiki.errors import (
     ServerUnreachableError,
     error_from_dict,
 )
+from aiki.extras import require
 from aiki.types import RunHistory, RunStatus, Transition, WorkflowRun
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = require("httpx", "http", "The HTTP client (client(url=...), HttpTransport)")
 
 T = TypeVar("T")
 
