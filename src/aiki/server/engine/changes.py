@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiki.types import TERMINAL_STATUSES, RunStatus, TaskAttempt, WorkflowRun
+from aiki.types import TERMINAL_STATUSES, WAITING_STATUSES, RunStatus, TaskAttempt, WorkflowRun
+
+#: statuses in which a run waits for a timer of the runtime when it has one (a sleep, a delayed start, a
+#: retry's delay, an event's or a child's timeout, the run's deadline)
+TIMER_STATUSES = WAITING_STATUSES | {RunStatus.SCHEDULED}
 
 
 @dataclass(slots=True)
@@ -29,6 +33,8 @@ class Changes:
     tasks: list[tuple[str, str, list[TaskAttempt]]] = field(default_factory=list)
     #: how late each timer fired, in ms after its due time (metrics)
     lateness_ms: list[int] = field(default_factory=list)
+    #: runs left waiting for a timer of the runtime, with its due time (the warning of ``SilentWaits``)
+    timer_waits: list[tuple[WorkflowRun, int]] = field(default_factory=list)
 
     def deadline(self, due_at_ms: int | None) -> None:
         if due_at_ms is not None and (
@@ -46,6 +52,8 @@ class Changes:
         self.runs.add(run.id)
         self.run_records[run.id] = run
         self.deadline(due_at_ms)
+        if due_at_ms is not None and run.status in TIMER_STATUSES:
+            self.timer_waits.append((run, due_at_ms))
         if run.status is RunStatus.QUEUED:
             self.queued = True
         elif run.status in TERMINAL_STATUSES:

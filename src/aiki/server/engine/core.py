@@ -12,6 +12,7 @@ from aiki.server.engine.changes import Changes
 from aiki.server.engine.notifier import Notifier
 from aiki.server.engine.redis_wakeups import RedisWakeups
 from aiki.server.engine.settings import ServerSettings
+from aiki.server.engine.silent_waits import SilentWaits
 from aiki.store.connection import Connection
 from aiki.store.database import Database
 
@@ -33,6 +34,8 @@ class ServerCore:
         self.clock = clock
         self.settings = settings
         self.notifier = Notifier()
+        #: warns once when a run waits for a timer that no runtime of this server fires
+        self.silent_waits = SilentWaits()
         #: the server's Prometheus metrics (``GET /metrics``); ``None`` without prometheus_client (the
         #: ``server`` extra), which an embedded server does not need
         self.metrics: ServerMetrics | None = None
@@ -84,6 +87,7 @@ class ServerCore:
         self.notifier.publish(changes)
         if self.metrics is not None:
             self.metrics.observe(changes)
+        self.silent_waits.check(changes, self.clock.now_ms())
         if self.redis is not None:
             self.redis.publish(changes)
 
