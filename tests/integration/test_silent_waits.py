@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from aiki import RunStatus, Server, client, database, server, worker, workflow
+from aiki import RunStatus, Server, client, database, schedule, server, worker, workflow
 from aiki.execution.worker import WorkerHandle
 from tests.integration.run_watch import until
 
@@ -116,3 +116,22 @@ async def test_a_delayed_start_on_a_server_whose_runtime_never_started_warns_too
 
     [message] = silent_wait_warnings(caplog)
     assert f"run {handle.run.id} (workflow 'napping' version '1.0.0') is scheduled" in message
+
+
+async def test_a_schedule_activated_on_a_server_whose_runtime_never_started_warns_too(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="aiki.server")
+    srv = server(db=database(db_url))
+    try:
+        handle = await schedule(type="interval", every={"minutes": 1}).activate(
+            client(server=srv), napping_v1
+        )
+    finally:
+        await srv.close()
+
+    [message] = silent_wait_warnings(caplog)
+    assert message.startswith(
+        f"aiki: schedule {handle.id} (workflow 'napping') is active with a timer due at"
+    )
+    assert "unless another process runs a runtime on this database" in message

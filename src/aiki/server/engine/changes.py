@@ -35,12 +35,19 @@ class Changes:
     lateness_ms: list[int] = field(default_factory=list)
     #: runs left waiting for a timer of the runtime, with its due time (the warning of ``SilentWaits``)
     timer_waits: list[tuple[WorkflowRun, int]] = field(default_factory=list)
+    #: schedules armed (activated or resumed): (schedule id, workflow name, next fire time) (the same warning)
+    schedule_waits: list[tuple[str, str, int]] = field(default_factory=list)
 
     def deadline(self, due_at_ms: int | None) -> None:
         if due_at_ms is not None and (
             self.earliest_deadline_ms is None or due_at_ms < self.earliest_deadline_ms
         ):
             self.earliest_deadline_ms = due_at_ms
+
+    def schedule_armed(self, schedule_id: str, workflow_name: str, next_run_at_ms: int) -> None:
+        """A schedule became active: its next fire time is a deadline of the runtime."""
+        self.deadline(next_run_at_ms)
+        self.schedule_waits.append((schedule_id, workflow_name, next_run_at_ms))
 
     def created(self, run: WorkflowRun, due_at_ms: int | None) -> None:
         """``run`` was created, and its deadline is ``due_at_ms``."""
