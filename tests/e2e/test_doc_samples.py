@@ -6,8 +6,9 @@ The convention (stated in docs/index.md, "Code samples"):
   uses: it runs here in a fresh interpreter, in an empty temporary folder, on SQLite, and must succeed.
 - Every other block is a **fragment**: it must compile (``await`` at top level allowed), and each name it uses
   without defining is either implied (a name exported by ``aiki``, ``aiki.testing``, ``pydantic``,
-  ``typing`` or ``datetime``, or a standard library module) or one of the conventional names that
-  docs/index.md lists with where each comes from.
+  ``typing`` or ``datetime``, or a standard library module), bound by an earlier block of the page, shown as
+  code by the page's prose before the block or explained by a comment at its top (``# name: ...``), or one of
+  the conventional names that docs/index.md lists with where each comes from.
 - A block whose first line is ``# needs: ...`` (PostgreSQL, a running server, a package outside aiki's
   extras) is a fragment even if it ends by running: it is compiled and checked, never run.
 """
@@ -44,6 +45,8 @@ class Sample:
     page: str
     line: int
     code: str
+    #: the page's prose before the block (code blocks left out)
+    prose_before: str = ""
 
     @property
     def label(self) -> str:
@@ -76,7 +79,8 @@ def samples() -> list[Sample]:
         text = page.read_text(encoding="utf-8")
         for match in BLOCK.finditer(text):
             line = text[: match.start()].count("\n") + 2  # the block's first line of code
-            found.append(Sample(page.relative_to(ROOT).as_posix(), line, match.group(1)))
+            prose = re.sub(r"^```.*?^```", "", text[: match.start()], flags=re.S | re.M)
+            found.append(Sample(page.relative_to(ROOT).as_posix(), line, match.group(1), prose))
     return found
 
 
@@ -137,6 +141,19 @@ def bound_names(code: str) -> set[str]:
     return {symbol.get_name() for symbol in function.get_symbols() if symbol.is_local()}
 
 
+def named_in_prose(sample: Sample) -> set[str]:
+    """The names the page's prose before ``sample`` shows as code (`` `run_ids` ``), and those a comment
+    at the top of the block explains (``# run_ids, run_id: ids of runs of order_v1``)."""
+    names = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", sample.prose_before))
+    for line in sample.code.splitlines():
+        if not line.startswith("#"):
+            break
+        head = line.lstrip("# ").split(":", 1)
+        if len(head) == 2:
+            names.update(name.strip() for name in head[0].split(","))
+    return names
+
+
 def bound_before(sample: Sample) -> set[str]:
     """The names bound by the blocks of the same page before ``sample`` (a page reads top to bottom)."""
     return {
@@ -156,11 +173,16 @@ def test_the_docs_hold_complete_samples_and_fragments() -> None:
 def test_a_fragment_compiles_and_names_where_its_undefined_names_come_from(sample: Sample) -> None:
     compile(sample.code, sample.label, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     unexplained = (
-        undefined_names(sample.code) - implied_names() - bound_before(sample) - set(conventional_names())
+        undefined_names(sample.code)
+        - implied_names()
+        - bound_before(sample)
+        - named_in_prose(sample)
+        - set(conventional_names())
     )
     assert unexplained == set(), (
         f"{sample.label} uses {sorted(unexplained)} without defining them: define them in the sample, or add "
-        f"them to the table under '{CONVENTION_HEADING}' in docs/index.md with where they come from"
+        f"them to the table under '{CONVENTION_HEADING}' in docs/index.md, or say in the page's prose (as "
+        f"`name`) or in a comment at the top of the block (# name: ...) where they come from"
     )
 
 
@@ -185,3 +207,8 @@ def test_the_checks_see_an_undefined_name_and_a_complete_sample() -> None:
     assert not Sample("x.md", 1, NEEDS + " postgresql\n" + code).complete
     assert not Sample("x.md", 1, "await run.sleep('a', {'days': 1})\n").complete
     assert "run" in conventional_names()
+    fragment = Sample(
+        "x.md", 9, "# batch: ids of runs\nawait c.cancel_runs(batch + run_ids)\n", "`run_ids` are ids"
+    )
+    assert named_in_prose(fragment) >= {"batch", "run_ids"}
+    assert "run_ids" not in named_in_prose(Sample("x.md", 9, fragment.code, "run_ids are ids"))
