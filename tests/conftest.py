@@ -105,6 +105,7 @@ async def fake_env(db_url: str) -> AsyncIterator[Env]:
     srv = server(
         db=database(db_url), clock=clock, opts={"poll_interval_ms": 200, "stall_after_ms": 10 * YEAR_MS}
     )
+    srv.runtime.served_elsewhere()  # the tests fire the timers with tick()
     environment = Env(srv, client(server=srv), clock)
     yield environment
     await environment.close()

@@ -3,15 +3,20 @@ workflow is also tested in an ``aiki.testing`` environment, as a user would test
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
+from aiki import WaitResult, client
 from aiki.testing import environment
+from tests.e2e.processes import clean_environment, free_port, start_aiki, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PATIENCE = {"seconds": 30}
@@ -43,15 +48,89 @@ def test_the_quickstart_example_prints_its_progress_the_timeline_and_the_receipt
     assert out.count("[task] validate-order") == 1
 
 
-def test_the_readme_quick_start_code_runs(tmp_path: Path) -> None:
+def readme_block(section: str, language: str) -> str:
+    """The first ``language`` code block after the heading ``section`` of README.md."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    code = readme.split("## Quick start", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    return readme.split(section, 1)[1].split(f"```{language}", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_quick_start_code_runs_a_run_to_its_result_and_prints_its_timeline(tmp_path: Path) -> None:
+    code = readme_block("## Quick start", "python")
     finished = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
     )
 
     assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.split()[1] == "queued"
+    lines = finished.stdout.splitlines()
+    assert [line.split("->")[1].split()[0] for line in lines[:-1]] == [
+        "queued",
+        "running",
+        "sleeping",
+        "queued",
+        "running",
+        "completed",
+    ]
+    assert lines[-1] == "result: {'done': True}"
+    assert finished.stderr == ""  # nothing warned: the runtime runs
+
+
+async def wait_for_receipt(url: str, run_id: str) -> WaitResult[Any]:
+    """Wait over HTTP for run ``run_id`` of the quick start's order workflow to complete."""
+    async with client(url=url) as c:
+        handle = await load_example().order_v1.get_handle(c, run_id)
+        return await handle.wait_for_status("completed", timeout=PATIENCE)
+
+
+def test_the_readme_dashboard_commands_run_an_order_to_completion(tmp_path: Path) -> None:
+    commands = [
+        shlex.split(line.split("#", 1)[0])
+        for line in readme_block("### See it in the dashboard", "bash").splitlines()
+        if line.strip()
+    ]
+    assert [command[:2] for command in commands] == [
+        [".venv/bin/aiki", "server"],
+        [".venv/bin/aiki", "worker"],
+        [".venv/bin/aiki", "runs"],
+    ]
+    port = str(free_port())
+
+    def local(command: list[str]) -> list[str]:
+        """The command's arguments, on a database in ``tmp_path`` and a free port."""
+        arguments = [
+            argument.replace("sqlite:///aiki.db", f"sqlite:///{tmp_path}/aiki.db").replace("9850", port)
+            for argument in command[1:]
+        ]
+        return [*arguments, "--port", port] if arguments[0] == "server" else arguments
+
+    server_process = start_aiki(local(commands[0]), tmp_path / "server.log")
+    worker_process = None
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_serving(server_process, url)
+        worker_process = start_aiki(local(commands[1]), tmp_path / "worker.log")
+        started = subprocess.run(
+            [sys.executable, "-m", "aiki.cli.main", *local(commands[2])],
+            cwd=ROOT,
+            env=clean_environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert started.returncode == 0, started.stderr
+        run_id = started.stdout.split(":")[0]
+        result = asyncio.run(wait_for_receipt(url, run_id))
+    finally:
+        if worker_process is not None:
+            worker_process.stop()
+        server_process.stop()
+
+    assert result.output is not None and result.output.model_dump() == {
+        "success": True,
+        "order_id": "o-1",
+        "charged": 42.5,
+    }
+    assert worker_process is not None and "process-payment o-1, attempt 2" in worker_process.output()
 
 
 async def test_an_order_is_charged_after_one_payment_retry_and_completes_after_its_cool_down(

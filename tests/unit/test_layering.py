@@ -1,8 +1,8 @@
 """The layers of ``src/aiki`` and who may import whom, checked on every import statement of every file.
 
-Each folder is a layer; the leaf modules (``errors``, ``types``, ``canonical_json``, ``clock``, ``durations``,
-``ids`` and the ``contract`` package) form one more. The front door (``aiki/__init__.py``), ``testing`` and
-``dashboard`` stand outside the table. Every import counts: at module level, inside a function, under
+Each folder is a layer; the leaf modules (``errors``, ``extras``, ``types``, ``canonical_json``, ``clock``,
+``durations``, ``ids`` and the ``contract`` package) form one more. The front door (``aiki/__init__.py``),
+``testing`` and ``dashboard`` stand outside the table. Every import counts: at module level, inside a function, under
 ``if TYPE_CHECKING:``, relative ones, and ``importlib.import_module("aiki...")`` with a literal name.
 
 | layer         | may import                                                              |
@@ -33,7 +33,7 @@ PACKAGE_DIR = Path(aiki.__file__).parent
 
 LAYERS = ("cli", "execution", "client", "definitions", "server", "store")
 LEAF = "leaf"
-LEAF_MODULES = ("errors", "types", "canonical_json", "clock", "durations", "ids", "contract")
+LEAF_MODULES = ("errors", "extras", "types", "canonical_json", "clock", "durations", "ids", "contract")
 #: outside the table: nothing in a layer may import them, and their own imports are not checked
 OUTSIDE = ("testing", "dashboard")
 FRONT_DOOR = "front door"

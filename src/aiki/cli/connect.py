@@ -28,6 +28,8 @@ async def open_server(
             f"`aiki migrate --db {db.redacted_url}`."
         )
     srv = server(db=db)
+    # A command acts on a database whose timers a runtime elsewhere fires (`aiki server`), not this one.
+    srv.runtime.served_elsewhere()
     try:
         await srv.open()
         yield srv

@@ -18,6 +18,7 @@ from aiki.definitions.workflow import Workflow
 from aiki.definitions.workflow_version import WorkflowVersion
 from aiki.errors import ConfigurationError
 from aiki.execution.worker import Worker, worker
+from aiki.extras import require
 from aiki.server.server import server
 from aiki.store.factory import database
 
@@ -73,8 +74,7 @@ def add_serve_commands(commands: Any) -> None:
 
 async def run_server(arguments: argparse.Namespace) -> int:
     """Serve the HTTP API with uvicorn and run the timer loop in the same process."""
-    import uvicorn
-
+    uvicorn = require("uvicorn", "server", "aiki server")
     if not arguments.db:
         raise ConfigurationError("aiki server needs --db (or AIKI_DB), e.g. --db postgresql://user@host/aiki")
     opts: dict[str, Any] = {"migrate": not arguments.no_migrate}
@@ -88,12 +88,13 @@ async def run_server(arguments: argparse.Namespace) -> int:
         opts["stall_after_ms"] = arguments.stall_after
     db = database(arguments.db, max_connections=arguments.max_connections)
     srv = server(db=db, opts=opts)
+    app = srv.app  # before anything listens: without the server extra, this is the error that says so
     # The port is taken before anything is said: "listening" is printed only once it is true.
     listening = _listen(arguments.host, arguments.port)
     try:
         await srv.open()
         runtime = await srv.runtime.start()
-        config = uvicorn.Config(srv.app, log_level=arguments.log_level)
+        config = uvicorn.Config(app, log_level=arguments.log_level)
         http = uvicorn.Server(config)
         print(
             f"aiki server listening on http://{arguments.host}:{arguments.port} (database {db.redacted_url})\n"

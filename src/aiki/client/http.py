@@ -1,15 +1,14 @@
 """The HTTP transport: the client's operations as JSON calls to an aiki server (``srv.app``) over httpx.
 
-Errors come back as the same ``AikiError`` subclasses the embedded transport raises. Network failures are
-httpx's own exceptions (``httpx.ConnectError``, ``httpx.ReadTimeout``); workers retry them with a backoff.
+Errors come back as the same ``AikiError`` subclasses the embedded transport raises. A server that cannot be
+reached (or a connection lost before the answer) raises ``ServerUnreachableError``; workers retry them with a
+backoff.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from aiki.canonical_json import dumps
 from aiki.client.retrying import WRITE_RETRY_BUDGET_S, retry_transient
@@ -28,7 +27,13 @@ from aiki.errors import (
     ServerUnreachableError,
     error_from_dict,
 )
+from aiki.extras import require
 from aiki.types import RunHistory, RunStatus, Transition, WorkflowRun
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = require("httpx", "http", "The HTTP client (client(url=...), HttpTransport)")
 
 T = TypeVar("T")
 

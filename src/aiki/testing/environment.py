@@ -129,6 +129,7 @@ class Environment:
             stack.callback(directory.cleanup)
             url = f"sqlite:///{directory.name}/aiki.db"
         self._server = server(db=database(url), clock=self._clock, opts=self._server_options)
+        self._server.runtime.served_elsewhere()  # the environment's timer driver fires the timers
         stack.push_async_callback(self._server.close)
         await self._server.open()
         changed = Signal()

@@ -104,7 +104,7 @@ class ScheduleCommands:
         )
         if not await connection.insert_schedule(info):
             return None
-        changes.deadline(info.next_run_at_ms)
+        changes.schedule_armed(info.id, info.workflow_name, info.next_run_at_ms)
         return info
 
     async def _reactivate(
@@ -122,7 +122,7 @@ class ScheduleCommands:
         next_run_at_ms = None
         if schedule.status is not ScheduleStatus.ACTIVE:
             next_run_at_ms = parse_timing(schedule.timing).next_after(now_ms, grid_ms=now_ms)
-            changes.deadline(next_run_at_ms)
+            changes.schedule_armed(schedule.id, schedule.workflow_name, next_run_at_ms)
         await connection.set_schedule_status(
             schedule.namespace,
             schedule.id,
@@ -163,7 +163,7 @@ class ScheduleCommands:
             info = await self._get_in(connection, namespace, schedule_id)
             if status is ScheduleStatus.ACTIVE:
                 # A resumed schedule may be overdue: wake the timer loop for it.
-                changes.deadline(info.next_run_at_ms)
+                changes.schedule_armed(info.id, info.workflow_name, info.next_run_at_ms)
             return info
 
     async def list(

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiki.types import TERMINAL_STATUSES, RunStatus, TaskAttempt, WorkflowRun
+from aiki.types import TERMINAL_STATUSES, WAITING_STATUSES, RunStatus, TaskAttempt, WorkflowRun
+
+#: statuses in which a run waits for a timer of the runtime when it has one (a sleep, a delayed start, a
+#: retry's delay, an event's or a child's timeout, the run's deadline)
+TIMER_STATUSES = WAITING_STATUSES | {RunStatus.SCHEDULED}
 
 
 @dataclass(slots=True)
@@ -29,12 +33,21 @@ class Changes:
     tasks: list[tuple[str, str, list[TaskAttempt]]] = field(default_factory=list)
     #: how late each timer fired, in ms after its due time (metrics)
     lateness_ms: list[int] = field(default_factory=list)
+    #: runs left waiting for a timer of the runtime, with its due time (the warning of ``SilentWaits``)
+    timer_waits: list[tuple[WorkflowRun, int]] = field(default_factory=list)
+    #: schedules armed (activated or resumed): (schedule id, workflow name, next fire time) (the same warning)
+    schedule_waits: list[tuple[str, str, int]] = field(default_factory=list)
 
     def deadline(self, due_at_ms: int | None) -> None:
         if due_at_ms is not None and (
             self.earliest_deadline_ms is None or due_at_ms < self.earliest_deadline_ms
         ):
             self.earliest_deadline_ms = due_at_ms
+
+    def schedule_armed(self, schedule_id: str, workflow_name: str, next_run_at_ms: int) -> None:
+        """A schedule became active: its next fire time is a deadline of the runtime."""
+        self.deadline(next_run_at_ms)
+        self.schedule_waits.append((schedule_id, workflow_name, next_run_at_ms))
 
     def created(self, run: WorkflowRun, due_at_ms: int | None) -> None:
         """``run`` was created, and its deadline is ``due_at_ms``."""
@@ -46,6 +59,8 @@ class Changes:
         self.runs.add(run.id)
         self.run_records[run.id] = run
         self.deadline(due_at_ms)
+        if due_at_ms is not None and run.status in TIMER_STATUSES:
+            self.timer_waits.append((run, due_at_ms))
         if run.status is RunStatus.QUEUED:
             self.queued = True
         elif run.status in TERMINAL_STATUSES:

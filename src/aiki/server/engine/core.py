@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiki.clock import Clock
 from aiki.errors import ConfigurationError
@@ -12,8 +12,12 @@ from aiki.server.engine.changes import Changes
 from aiki.server.engine.notifier import Notifier
 from aiki.server.engine.redis_wakeups import RedisWakeups
 from aiki.server.engine.settings import ServerSettings
+from aiki.server.engine.silent_waits import SilentWaits
 from aiki.store.connection import Connection
 from aiki.store.database import Database
+
+if TYPE_CHECKING:
+    from aiki.server.engine.metrics import ServerMetrics
 
 WORK_CHANNEL = "aiki_work"
 DEADLINE_CHANNEL = "aiki_deadline"
@@ -30,11 +34,18 @@ class ServerCore:
         self.clock = clock
         self.settings = settings
         self.notifier = Notifier()
-        # Imported here: prometheus_client is loaded by processes that serve, not by workers and clients.
-        from aiki.server.engine.metrics import ServerMetrics
-
-        #: the server's Prometheus metrics (``GET /metrics``)
-        self.metrics = ServerMetrics()
+        #: warns once when a run waits for a timer that no runtime of this server fires
+        self.silent_waits = SilentWaits()
+        #: the server's Prometheus metrics (``GET /metrics``); ``None`` without prometheus_client (the
+        #: ``server`` extra), which an embedded server does not need
+        self.metrics: ServerMetrics | None = None
+        try:
+            # Imported here: prometheus_client is loaded by processes that serve, not by workers and clients.
+            from aiki.server.engine.metrics import ServerMetrics
+        except ImportError:
+            pass
+        else:
+            self.metrics = ServerMetrics()
         self.redis: RedisWakeups | None = None
         if settings.redis_url is not None:
             self.redis = RedisWakeups(settings.redis_url, settings.redis_prefix, self.notifier)
@@ -74,7 +85,9 @@ class ServerCore:
             self._forget_distant_deadline(changes)
             await self._notify_other_processes(connection, changes)
         self.notifier.publish(changes)
-        self.metrics.observe(changes)
+        if self.metrics is not None:
+            self.metrics.observe(changes)
+        self.silent_waits.check(changes, self.clock.now_ms())
         if self.redis is not None:
             self.redis.publish(changes)
 

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from aiki.errors import ConfigurationError
+from aiki.extras import require
 from aiki.server.engine.changes import Changes
 from aiki.server.engine.notifier import Notifier
 
@@ -46,12 +47,7 @@ class RedisWakeups:
     """Publishes this server's changes to Redis and feeds other servers' changes to its notifier."""
 
     def __init__(self, url: str, prefix: str, notifier: Notifier) -> None:
-        try:
-            import redis.asyncio  # noqa: F401
-        except ImportError as error:
-            raise ConfigurationError(
-                "Server option 'redis_url' needs the redis package: pip install 'aiki[redis]'."
-            ) from error
+        require("redis.asyncio", "redis", "Server option 'redis_url'")
         self.url = check_redis_url(url)
         self.work_channel = f"{prefix}work"
         self.deadline_channel = f"{prefix}deadline"

@@ -50,6 +50,7 @@ class Runtime:
 
     async def start(self) -> Runtime:
         """Start the loop (idempotent); returns the runtime so that ``await runtime.stop()`` reads well."""
+        self.core.silent_waits.timers_served = True
         if self._task is None or self._task.done():
             await self.core.ensure_open()
             self._wake = asyncio.Event()
@@ -74,6 +75,15 @@ class Runtime:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+
+    def served_elsewhere(self) -> None:
+        """Say that this server's timers are fired elsewhere, so that this runtime need not run: by another
+        process's runtime on the same database (``aiki server``), or by ``tick()`` calls (tests).
+
+        Without it, the first run left waiting for a timer (a sleep, a delayed start, a retry's delay, a
+        timeout) on a server whose runtime was never started logs a warning that nothing will wake it.
+        """
+        self.core.silent_waits.timers_served = True
 
     @property
     def running(self) -> bool:

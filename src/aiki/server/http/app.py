@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from aiki.contract.wire import API_PREFIX
-from aiki.errors import ServerBusyError
+from aiki.errors import ConfigurationError, ServerBusyError
 from aiki.server.commands import Commands
 from aiki.server.http.dashboard import dashboard_routes
 from aiki.server.http.endpoint import Api
@@ -104,9 +104,15 @@ def api_routes(commands: Commands) -> list[BaseRoute]:
 
 def build_app(commands: Commands) -> Starlette:
     """The ASGI app: the API, ``/metrics`` and the dashboard (static files at ``/``, public: no data)."""
+    metrics = commands.core.metrics
+    if metrics is None:  # this package requires prometheus_client; a server made before it was importable
+        raise ConfigurationError(
+            "This server was created without prometheus_client, so it has no metrics to serve: "
+            "pip install 'aiki[server]' and create the server again."
+        )
     return Starlette(
-        routes=[*api_routes(commands), metrics_route(commands), *dashboard_routes()],
-        middleware=[Middleware(NoSniff), Middleware(HttpMetrics, metrics=commands.core.metrics)],
+        routes=[*api_routes(commands), metrics_route(commands, metrics), *dashboard_routes()],
+        middleware=[Middleware(NoSniff), Middleware(HttpMetrics, metrics=metrics)],
         exception_handlers={HTTPException: http_exception_response, Exception: internal_error_response},
     )
 

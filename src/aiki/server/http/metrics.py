@@ -26,7 +26,7 @@ METRICS_PATH = "/metrics"
 UNMATCHED = "unmatched"
 
 
-def metrics_route(commands: Commands) -> Route:
+def metrics_route(commands: Commands, server_metrics: ServerMetrics) -> Route:
     """``GET /metrics``: every metric of the server, with the gauges read from the store now."""
 
     async def metrics(request: Request) -> Response:
@@ -36,7 +36,7 @@ def metrics_route(commands: Commands) -> Route:
             return error_response(error)
         async with commands.core.read() as connection:
             counts = await connection.run_gauges()
-        return Response(commands.core.metrics.render(counts), media_type=CONTENT_TYPE_LATEST)
+        return Response(server_metrics.render(counts), media_type=CONTENT_TYPE_LATEST)
 
     return Route(METRICS_PATH, metrics, methods=["GET"])
 
