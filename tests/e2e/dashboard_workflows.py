@@ -196,7 +196,9 @@ async def seed(db_url: str) -> dict[str, str]:
         for item in range(BACKLOG_RUNS):
             await backlog_v1.start(c, {"item": item})
         queued = await backlog_v1.with_().opt("reference.id", "invoice-2026-001").start(c, {"item": "last"})
-        hourly = await schedule(type="interval", every={"hours": 1}).activate(c, greeting_v1, {"name": "cron"})
+        hourly = await schedule(type="interval", every={"hours": 1}).activate(
+            c, greeting_v1, {"name": "cron"}
+        )
     finally:
         await running.stop()
         await runtime.stop()
