@@ -28,6 +28,10 @@ function toLocalInput(ms) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
+function field(text, control) {
+  return h("div", { class: "field" }, h("label", { for: control.id }, text), control);
+}
+
 export function runsHash(values) {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(values)) if (value) params.set(name, value);
@@ -90,11 +94,11 @@ export function mountRuns(view, params) {
     h("details", { class: "status-filter" },
       h("summary", {}, statuses.size ? `Status: ${[...statuses].join(", ").replaceAll("_", " ")}` : "Status: any"),
       h("fieldset", {}, h("legend", {}, "Statuses"), statusBoxes)),
-    h("label", {}, "Workflow", workflowSelect),
-    h("label", {}, "Version", versionSelect),
-    h("label", {}, "Reference id or run id", h("input", { name: "ref", type: "search", value: params.get("ref") || "", placeholder: "order-7 or 01a2…" })),
-    h("label", {}, `Created from (${ZONE})`, h("input", { name: "after", type: "datetime-local", value: toLocalInput(params.get("after")) })),
-    h("label", {}, `Created before (${ZONE})`, h("input", { name: "before", type: "datetime-local", value: toLocalInput(params.get("before")) })),
+    field("Workflow", workflowSelect),
+    field("Version", versionSelect),
+    field("Reference id or run id", h("input", { name: "ref", id: "f-ref", type: "search", value: params.get("ref") || "", placeholder: "order-7 or 01a2…" })),
+    field(`Created from (${ZONE})`, h("input", { name: "after", id: "f-after", type: "datetime-local", value: toLocalInput(params.get("after")) })),
+    field(`Created before (${ZONE})`, h("input", { name: "before", id: "f-before", type: "datetime-local", value: toLocalInput(params.get("before")) })),
     h("div", { class: "filter-buttons" }, h("button", { type: "submit" }, "Apply"), h("a", { href: "#/runs", class: "button" }, "Clear")),
   );
   const readForm = () => {
@@ -107,9 +111,20 @@ export function mountRuns(view, params) {
       ref: form.elements.ref.value.trim() || null, after: time("after"), before: time("before"),
     };
   };
+  // Statuses apply when their list closes (or on Apply), so that several can be chosen in one go.
+  const statusFilter = form.querySelector(".status-filter");
+  const statusSummary = statusFilter.querySelector("summary");
   form.addEventListener("change", (event) => {
     if (event.target.name === "ref") return;
+    if (event.target.name === "status") {
+      const checked = [...form.querySelectorAll("input[name=status]:checked")].map((box) => box.value.replaceAll("_", " "));
+      statusSummary.textContent = checked.length ? `Status: ${checked.join(", ")}` : "Status: any";
+      return;
+    }
     go(readForm());
+  });
+  statusFilter.addEventListener("toggle", () => {
+    if (!statusFilter.open && (readForm().status || null) !== (params.get("status") || null)) go(readForm());
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
