@@ -5,7 +5,7 @@ import { post, runPath } from "./api.js";
 import { $, announce, confirmAction, h, TERMINAL } from "./ui.js";
 
 const SINGLE = {
-  cancel: { label: "Cancel", danger: true, reason: true, text: "Cancel the run and its unfinished children. This cannot be undone." },
+  cancel: { label: "Cancel", confirm: "Cancel run", danger: true, reason: true, text: "Cancel the run and its unfinished children. This cannot be undone." },
   pause: { label: "Pause", text: "Pause the run: it stops at its next step until resumed." },
   resume: { label: "Resume", text: "Resume the paused run." },
   awake: { label: "Wake up", text: "End the run's sleep now." },
@@ -38,7 +38,7 @@ export function actionButtons(run, eventNames, done) {
           title: `${spec.label} run ${run.id}?`,
           text: `${spec.text} (${run.name}@${run.version_id}, ${run.state.status.replaceAll("_", " ")})`,
           reason: spec.reason,
-          confirm: spec.label,
+          confirm: spec.confirm || spec.label,
           danger: spec.danger,
           action: async (reason) => {
             const body = action === "cancel" ? { reason } : {};

@@ -59,7 +59,7 @@ function errorView(error) {
 
 function tasksView(tasks) {
   if (!tasks.length) return h("p", { class: "muted" }, "No task recorded.");
-  return h("div", { class: "table-box", tabindex: "0", role: "region", "aria-label": "Tasks" }, h("table", {},
+  return h("div", { class: "table-box", tabindex: "0", role: "region", "aria-label": "Task attempts" }, h("table", {},
     h("thead", {}, h("tr", {}, ["Task", "Address", "Status", "Attempt", "Started", "Ended", "Took", "Error"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, tasks.flatMap((entry) => {
       const attempts = entry.attempt_times && entry.attempt_times.length ? entry.attempt_times : [{ number: entry.attempts }];
