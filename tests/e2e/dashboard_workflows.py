@@ -12,8 +12,20 @@ import asyncio
 import sys
 from typing import Any
 
-from aiki import Client, RunStatus, client, database, event, server, task, worker, workflow
-from tests.e2e.cli_seed import reach, schedule
+from aiki import (
+    Client,
+    RunStatus,
+    WorkflowVersion,
+    client,
+    database,
+    event,
+    schedule,
+    server,
+    task,
+    worker,
+    workflow,
+)
+from tests.e2e.cli_seed import reach
 
 PATIENCE = {"seconds": 20}
 #: runs of the never-served ``backlog`` workflow, so that the list has several pages (of 50)
@@ -133,7 +145,15 @@ async def orphan_v1(run: Any, input: dict[str, Any]) -> None:
 
 
 #: the versions the tests' worker process serves
-SERVED = [greeting_v1, billing_v1, approval_v1, reminder_v1, exchange_v1, branch_v1, family_v1]
+SERVED: list[WorkflowVersion[Any, Any]] = [
+    greeting_v1,
+    billing_v1,
+    approval_v1,
+    reminder_v1,
+    exchange_v1,
+    branch_v1,
+    family_v1,
+]
 
 
 async def _stalled(db_url: str) -> list[str]:
@@ -158,8 +178,9 @@ async def _settle(c: Client) -> dict[str, str]:
     sleeping = [await reminder_v1.start(c, {"name": name}) for name in ("Grace", "Linus")]
     retried = await exchange_v1.start(c, {"key": "EURUSD"})
     parent = await family_v1.start(c, {})
-    for handle, status in ((completed, "completed"), (failed, "failed"), (retried, "completed")):
-        await handle.wait_for_status(status, timeout=PATIENCE)
+    await completed.wait_for_status("completed", timeout=PATIENCE)
+    await failed.wait_for_status("failed", timeout=PATIENCE)
+    await retried.wait_for_status("completed", timeout=PATIENCE)
     await parent.wait_for_status("completed", timeout=PATIENCE)
     await reach(c, waiting.id, RunStatus.AWAITING_EVENT)
     await reach(c, waiting_2.id, RunStatus.AWAITING_EVENT)

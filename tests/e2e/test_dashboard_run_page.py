@@ -43,7 +43,9 @@ def test_the_waterfall_has_a_bar_per_task_attempt_sleep_and_wait(page: Page, das
 
     waterfall = page.get_by_role("list", name=re.compile("Waterfall"))
     labels = waterfall.locator(".wf-label")
-    expect(labels.filter(has_text="fetch_rate")).to_have_text(["fetch_rate #1", "fetch_rate #2", "fetch_rate #3"])
+    expect(labels.filter(has_text="fetch_rate")).to_have_text(
+        ["fetch_rate #1", "fetch_rate #2", "fetch_rate #3"]
+    )
     expect(waterfall.locator('[data-kind="task-failed"]')).to_have_count(2)
     expect(waterfall.locator('[data-kind="task"]')).to_have_count(2)
     expect(waterfall.locator('[data-kind="sleep"] .wf-label')).to_have_text(["sleep settle"])
@@ -159,7 +161,9 @@ def test_live_updates_leave_an_unchanged_traceback_as_the_user_scrolled_it(
     page.goto(dashboard.page_url(f"/runs/{dashboard.ids['failed']}"))
     traceback = page.get_by_label("Traceback")
     expect(traceback).to_be_visible()
-    traceback.evaluate("node => { node.style.maxHeight = '3em'; node.scrollTop = 25; node.dataset.marked = 'yes'; }")
+    traceback.evaluate(
+        "node => { node.style.maxHeight = '3em'; node.scrollTop = 25; node.dataset.marked = 'yes'; }"
+    )
     refreshes = int(page.locator("body").get_attribute("data-refreshes") or "0")
 
     expect(page.locator("body")).to_have_attribute("data-refreshes", str(refreshes + 2))

@@ -10,6 +10,8 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import Dashboard
 
 ROWS = "table.runs tbody tr[data-run-id]"
+#: the en dash of the dashboard's ranges ("showing 1\u201350")
+TO = "\u2013"
 
 
 def first_row_id(page: Page) -> str:
@@ -24,13 +26,13 @@ def test_the_list_shows_the_total_and_pages_with_cursors_kept_in_the_url(
     total = dashboard.api("GET", "/runs/count").json()["count"]
     page.goto(dashboard.page_url("/runs"))
 
-    expect(page.locator("#runs-summary")).to_have_text(f"{total:,} runs match · showing 1–50")
+    expect(page.locator("#runs-summary")).to_have_text(f"{total:,} runs match · showing 1{TO}50")
     expect(page.locator(ROWS)).to_have_count(50)
     first_page_top = first_row_id(page)
 
     page.get_by_role("link", name="Older →").click()
     expect(page).to_have_url(re.compile(r"#/runs\?pages=[\w-]+$"))
-    expect(page.locator("#runs-summary")).to_contain_text("showing 51–100")
+    expect(page.locator("#runs-summary")).to_contain_text(f"showing 51{TO}100")
     expect(page.locator("#page-number")).to_have_text("Page 2")
     second_page_top = first_row_id(page)
     assert second_page_top != first_page_top
@@ -38,7 +40,7 @@ def test_the_list_shows_the_total_and_pages_with_cursors_kept_in_the_url(
     expect(page.locator("#page-number")).to_have_text("Page 3")
 
     page.reload()
-    expect(page.locator("#runs-summary")).to_contain_text("showing 101–150")
+    expect(page.locator("#runs-summary")).to_contain_text(f"showing 101{TO}150")
     page.get_by_role("link", name="← Newer").click()
     expect(page.locator("#page-number")).to_have_text("Page 2")
     expect(page.locator(ROWS).first).to_have_attribute("data-run-id", second_page_top)
@@ -71,7 +73,7 @@ def test_filters_by_statuses_with_the_error_column_and_by_workflow_and_version_f
     expect(page).to_have_url(re.compile(r"workflow=billing&version=1\.0\.0"))
 
     page.get_by_role("link", name="Clear").click()
-    expect(page.locator("#runs-summary")).to_contain_text("showing 1–50")
+    expect(page.locator("#runs-summary")).to_contain_text(f"showing 1{TO}50")
 
 
 def test_finds_a_run_by_reference_id_or_run_id_and_filters_by_created_time(
@@ -140,14 +142,18 @@ def test_live_updates_show_new_runs_but_never_redraw_unchanged_rows_nor_under_a_
     expect(page.locator(f"{ROWS}[data-marked=yes]")).to_have_count(1)
 
     # While the user selects text, live updates wait, and say so.
-    page.locator(ROWS).first.locator("td").nth(2).evaluate(
-        "cell => getSelection().selectAllChildren(cell)"
-    )
+    page.locator(ROWS).first.locator("td").nth(2).evaluate("cell => getSelection().selectAllChildren(cell)")
     expect(page.locator("#live")).to_have_attribute("data-state", "paused")
     started = dashboard.api(
         "POST",
         "/runs",
-        json={"name": "greeting", "version_id": "1.0.0", "input": {"name": "live"}, "input_hash": "", "options": {}},
+        json={
+            "name": "greeting",
+            "version_id": "1.0.0",
+            "input": {"name": "live"},
+            "input_hash": "",
+            "options": {},
+        },
     )
     assert started.status_code == 200, started.text
     new_id = started.json()["id"]
@@ -159,7 +165,7 @@ def test_live_updates_show_new_runs_but_never_redraw_unchanged_rows_nor_under_a_
 
 
 def test_rows_and_actions_are_reachable_from_the_keyboard(page: Page, dashboard: Dashboard) -> None:
-    page.goto(dashboard.page_url(f"/runs?ref=invoice-2026-001"))
+    page.goto(dashboard.page_url("/runs?ref=invoice-2026-001"))
     link = page.get_by_role("link", name=dashboard.ids["queued"])
     link.focus()
     page.keyboard.press("Enter")

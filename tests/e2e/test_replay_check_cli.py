@@ -146,7 +146,8 @@ def test_the_check_reads_through_a_server_given_by_url(tmp_path: Path) -> None:
 def test_usage_errors_exit_with_status_2_and_say_what_to_do(aiki: Aiki, tmp_path: Path) -> None:
     assert_one_line_error(aiki("replay-check", DEPLOYED), "needs --url", "--db")
     assert_one_line_error(
-        aiki("replay-check", DEPLOYED, "--db", f"sqlite:///{tmp_path}/missing.db"), "There is no aiki database at"
+        aiki("replay-check", DEPLOYED, "--db", f"sqlite:///{tmp_path}/missing.db"),
+        "There is no aiki database at",
     )
     assert_one_line_error(
         aiki("replay-check", "no_such_module_here:v1", "--db", "sqlite:///x.db"), "Cannot import"
