@@ -11,15 +11,18 @@ function tableBox(label, headers, rows, empty) {
     h("table", {}, h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, rows)));
 }
 
-function mountList(view, title, load, render) {
+// A view of one list, read at first and then every `every` live updates (and after its own actions).
+function mountList(view, title, load, render, every = 1) {
   const body = h("div");
   const problem = h("div");
+  let ticks = 0;
   view.replaceChildren(h("h1", {}, title), problem, body);
-  async function refresh() {
+  async function refresh(force = false) {
+    if (!force && ticks++ % every !== 0) return;
     try {
       const data = await load();
       problem.replaceChildren();
-      patch(body, JSON.stringify(data), () => render(data, refresh));
+      patch(body, JSON.stringify(data), () => render(data, () => refresh(true)));
     } catch (error) {
       problem.replaceChildren(errorBox(error));
       if (error.status === 401) throw error;
@@ -41,7 +44,7 @@ export function mountWorkflows(view) {
           h("td", {}, link(null, total)),
           ...used.map((status) => h("td", {}, entry.counts[status] ? link(status, entry.counts[status]) : "")));
       }), "No workflow has runs yet.");
-  });
+  }, 5);
 }
 
 function timing(schedule) {
