@@ -127,6 +127,7 @@ def test_bulk_cancel_of_selected_rows_asks_for_a_reason_and_reports_the_outcome(
 
     expect(page.get_by_role("status")).to_have_text("Cancel: 2 done, 0 skipped.")
     expect(dialog).to_be_hidden()
+    expect(page.locator("#selection-note")).to_have_text("")
     for run_id in chosen:
         assert dashboard.run(run_id)["state"] == {"status": "cancelled", "reason": "duplicate import"}
         expect(page.locator(f'tr[data-run-id="{run_id}"]')).to_have_count(0)
@@ -197,3 +198,35 @@ def test_at_400_px_the_page_never_scrolls_sideways(narrow_page: Page, dashboard:
     expect(page.locator(ROWS).first).to_be_visible()
     box = page.get_by_role("region", name="Runs")
     assert box.evaluate("node => node.scrollWidth > node.clientWidth")
+
+
+def test_an_event_is_sent_to_selected_rows_at_once(page: Page, dashboard: Dashboard) -> None:
+    started = [
+        dashboard.api(
+            "POST",
+            "/runs",
+            json={
+                "name": "approval",
+                "version_id": "1.0.0",
+                "input": {"n": n},
+                "input_hash": "",
+                "options": {},
+            },
+        ).json()["id"]
+        for n in range(2)
+    ]
+    page.goto(dashboard.page_url("/runs?status=awaiting_event&workflow=approval"))
+    for run_id in started:
+        page.locator(f'tr[data-run-id="{run_id}"]').get_by_role("checkbox").check()
+
+    page.get_by_role("button", name="Send event to selected…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("To 2 runs (all or none).")
+    dialog.get_by_label("Event name").fill("approved")
+    dialog.get_by_label("Data (JSON)").fill('{"batch": true}')
+    dialog.get_by_role("button", name="Send").click()
+
+    expect(page.get_by_role("status")).to_have_text("Event 'approved' sent to 2 runs.")
+    for run_id in started:
+        # Delivered: the run no longer awaits the event, so it leaves this filtered list.
+        expect(page.locator(f'tr[data-run-id="{run_id}"]')).to_have_count(0)

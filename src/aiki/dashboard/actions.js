@@ -107,7 +107,16 @@ const BULK = { cancel: "Cancel", pause: "Pause", resume: "Resume", requeue: "Req
 
 // Bulk actions on selected run ids (POST /runs/bulk/{action}); each run is done or skipped with a reason.
 export function bulkButtons(selectedIds, done) {
-  return Object.entries(BULK).map(([action, label]) =>
+  const send = h("button", {
+    type: "button",
+    "data-bulk": "event",
+    onclick: () => {
+      const ids = selectedIds();
+      if (!ids.length) return announce("Select runs first (the boxes in the first column).", "error");
+      sendEvent(ids, [], done);
+    },
+  }, "Send event to selected…");
+  return [...Object.entries(BULK).map(([action, label]) =>
     h("button", {
       type: "button",
       class: action === "cancel" ? "danger" : null,
@@ -133,5 +142,5 @@ export function bulkButtons(selectedIds, done) {
         });
       },
     }, `${label} selected…`),
-  );
+  ), send];
 }

@@ -82,12 +82,12 @@ function tasksView(tasks) {
 
 function sleepsAndEvents(history) {
   const sleeps = history.sleeps.length
-    ? h("div", { class: "table-box" }, h("table", {},
+    ? h("div", { class: "table-box", tabindex: "0", role: "region", "aria-label": "Sleep list" }, h("table", {},
         h("thead", {}, h("tr", {}, ["Sleep", "Status", "Duration", "Started", "Wakes", "Ended"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, history.sleeps.map((s) => h("tr", {}, h("td", {}, s.name), h("td", {}, badge(s.status)), h("td", {}, formatDuration(s.duration_ms)), h("td", {}, timeCell(s.started_at_ms)), h("td", {}, timeCell(s.wake_at_ms)), h("td", {}, s.ended_at_ms ? timeCell(s.ended_at_ms) : "–"))))))
     : h("p", { class: "muted" }, "No sleep.");
   const events = history.events.length
-    ? h("div", { class: "table-box" }, h("table", {},
+    ? h("div", { class: "table-box", tabindex: "0", role: "region", "aria-label": "Event list" }, h("table", {},
         h("thead", {}, h("tr", {}, ["Event", "Status", "Reference id", "Data"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, history.events.map((e) => h("tr", {}, h("td", {}, e.name), h("td", {}, badge(e.status)), h("td", { class: "mono" }, e.reference_id || "–"), h("td", {}, h("code", {}, JSON.stringify(e.data))))))))
     : h("p", { class: "muted" }, "No event received.");
@@ -113,7 +113,7 @@ function treeView(items, top = true) {
 }
 
 function timelineView(transitions) {
-  return h("div", { class: "table-box" }, h("table", {},
+  return h("div", { class: "table-box", tabindex: "0", role: "region", "aria-label": "Transitions" }, h("table", {},
     h("thead", {}, h("tr", {}, ["When", "From", "To", "Reason", "Attempt"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, transitions.map((t) => h("tr", {}, h("td", {}, timeCell(t.created_at_ms)), h("td", {}, t.from_status ? badge(t.from_status) : "–"), h("td", {}, badge(t.to_status)), h("td", {}, t.reason || ""), h("td", {}, String(t.attempt)))))));
 }

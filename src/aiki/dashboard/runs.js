@@ -163,7 +163,14 @@ export function mountRuns(view, params) {
     h("table", { class: "runs" },
       h("thead", {}, h("tr", {}, h("th", {}, selectAll), ...["Run", "Workflow", "Version", "Status", "Reference id", "Created", "Updated", "Error"].map((t) => h("th", { scope: "col" }, t)))),
       tbody));
-  const refreshAll = () => { ticks = 0; countRuns(); refresh(); };
+  const refreshAll = () => {
+    selected.clear();
+    selectionNote.textContent = "";
+    for (const box of tbody.querySelectorAll("input[type=checkbox]")) box.checked = false;
+    ticks = 0;
+    countRuns();
+    refresh();
+  };
   const bulk = h("div", { class: "bulk", role: "group", "aria-label": "Bulk actions" }, ...bulkButtons(() => [...selected], refreshAll), selectionNote);
   const newer = h("a", { class: "button", href: runsHash({ ...current(), pages: pages.slice(0, -1).join(",") }), "aria-disabled": pages.length ? null : "true", hidden: !pages.length, rel: "prev" }, "← Newer");
   const newest = h("a", { class: "button", href: runsHash(current()), hidden: pages.length < 2 }, "⇤ Newest");

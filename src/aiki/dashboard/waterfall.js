@@ -57,6 +57,6 @@ export function waterfall(run, history, transitions) {
     h("ol", { class: "waterfall", "aria-label": "Waterfall: task attempts, sleeps and waits on a time axis" }, rows),
     h("p", { class: "legend muted" },
       h("span", { class: "wf-key task" }), " task attempt ", h("span", { class: "wf-key task-failed" }), " failed attempt ",
-      h("span", { class: "wf-key sleep" }), " sleep ", h("span", { class: "wf-key wait" }), " wait"),
+      h("span", { class: "wf-key sleep" }), " sleep ", h("span", { class: "wf-key wait" }), " wait ", h("span", { class: "wf-key wait-running" }), " running"),
   ];
 }
