@@ -166,6 +166,22 @@ def test_live_updates_show_new_runs_but_never_redraw_unchanged_rows_nor_under_a_
     expect(page.locator("#live")).to_have_attribute("data-state", "on")
 
 
+def test_a_run_opened_from_low_in_the_list_starts_at_the_top_of_its_page(
+    page: Page, dashboard: Dashboard
+) -> None:
+    page.goto(dashboard.page_url("/runs"))
+    low = page.locator(ROWS).nth(45).get_by_role("link")
+    run_id = low.inner_text()
+    low.focus()
+    assert page.evaluate("scrollY") > 500
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(re.compile(f"#/runs/{run_id}$"))
+    expect(page.locator("#view")).to_be_focused()
+    assert page.evaluate("scrollY") == 0
+    expect(page.locator("h1")).to_contain_text(run_id)
+
+
 def test_rows_and_actions_are_reachable_from_the_keyboard(page: Page, dashboard: Dashboard) -> None:
     page.goto(dashboard.page_url("/runs?ref=invoice-2026-001"))
     link = page.get_by_role("link", name=dashboard.ids["queued"])

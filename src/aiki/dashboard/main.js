@@ -14,6 +14,7 @@ const REFRESH_MS = Number(new URLSearchParams(location.search).get("refresh_ms")
 let current = null;
 let timer = null;
 let signingIn = false;
+let lastPath = null;
 
 function route() {
   const [path, query = ""] = location.hash.replace(/^#/, "").split("?");
@@ -37,6 +38,13 @@ async function render() {
   else if (name === "workers") current = mountWorkers(view);
   else current = mountRuns(view, params);
   document.title = `${current.title} · aiki`;
+  // A new view (not a new filter of the same one) starts at its top, with the focus on it.
+  const path = parts.join("/") || "runs";
+  if (lastPath !== null && path !== lastPath) {
+    window.scrollTo(0, 0);
+    view.focus({ preventScroll: true });
+  }
+  lastPath = path;
   $("#sign-out").hidden = !apiKey();
   await tick(true);
 }
