@@ -181,6 +181,12 @@ def test_a_run_opened_from_low_in_the_list_starts_at_the_top_of_its_page(
     assert page.evaluate("scrollY") == 0
     expect(page.locator("h1")).to_contain_text(run_id)
 
+    page.go_back()
+    row = page.locator(ROWS).nth(3)
+    clicked = row.get_attribute("data-run-id")
+    row.locator("td").nth(2).click()
+    expect(page).to_have_url(re.compile(f"#/runs/{clicked}$"))
+
 
 def test_rows_and_actions_are_reachable_from_the_keyboard(page: Page, dashboard: Dashboard) -> None:
     page.goto(dashboard.page_url("/runs?ref=invoice-2026-001"))

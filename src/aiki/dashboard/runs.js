@@ -5,7 +5,7 @@
 
 import { api, ApiError, runPath } from "./api.js";
 import { bulkButtons } from "./actions.js";
-import { $, badge, errorBox, formatTime, h, patch, STATUSES, timeCell, ZONE } from "./ui.js";
+import { badge, errorBox, formatTime, h, patch, STATUSES, timeCell, userIsSelecting, ZONE } from "./ui.js";
 
 export const PAGE_SIZE = 50;
 // live updates read the rows of the page each time, the counts by status every STATS_EVERY times
@@ -59,7 +59,12 @@ function statusCounts(stats, params) {
 
 function runRow(run, selected, onSelect) {
   const error = run.state.error;
-  return h("tr", { "data-run-id": run.id, "data-status": run.state.status },
+  // A click anywhere on the row opens the run (the id is the link for the keyboard), unless text is selected.
+  const openRun = (event) => {
+    if (event.target.closest("a, input, button, label") || userIsSelecting()) return;
+    location.hash = `#/runs/${run.id}`;
+  };
+  return h("tr", { "data-run-id": run.id, "data-status": run.state.status, class: "clickable", onclick: openRun },
     h("td", {}, h("input", {
       type: "checkbox", "aria-label": `Select run ${run.id}`, checked: selected.has(run.id),
       onchange: (event) => onSelect(run.id, event.target.checked),
