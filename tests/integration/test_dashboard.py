@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from aiki import Server, database, server
+from aiki.server.http.dashboard import FILES, MODULES
 from tests.transport_support import raw_http
 
-#: ``name: ["METHOD", "/path"]`` entries of the script's ROUTES table
-ROUTE_ENTRY = re.compile(r'^\s*(\w+): \["(GET|POST|PUT|PATCH|DELETE)", "(/[^"]*)"\],?$', re.MULTILINE)
-STRING_LITERAL = re.compile(r"\"([^\"\\\n]*)\"|'([^'\\\n]*)'|`([^`\\]*)`")
+#: an API path the modules call: ``api("/runs")``, ``post(`/runs/bulk/${action}`)``, ``runPath(id, "/history")``
+CALLED_PATH = re.compile(r"""(?:api|post)\(\s*(["`])(/[^"`]*)\1""")
+RUN_PATH = re.compile(r"""runPath\([^,()]+(?:,\s*(["`])(/[^"`]*)\1)?\)""")
+IMPORT = re.compile(r"""^import .* from "\./([\w.]+)";$""", re.MULTILINE)
 
 
 @pytest.fixture
@@ -37,27 +38,18 @@ async def get_text(http: httpx.AsyncClient, path: str) -> str:
     return response.text
 
 
-def script_routes(script: str) -> dict[str, tuple[str, str]]:
-    return {name: (method, path) for name, method, path in ROUTE_ENTRY.findall(script)}
+async def scripts(http: httpx.AsyncClient) -> dict[str, str]:
+    return {name: await get_text(http, f"/{name}") for name in MODULES}
 
 
-def openapi_operations(document: dict[str, Any]) -> list[tuple[str, re.Pattern[str]]]:
-    """``(METHOD, pattern)`` for every operation; a ``{parameter}`` matches one path segment."""
-    operations = []
-    for template, methods in document["paths"].items():
-        pattern = re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)) + "$")
-        operations += [(method.upper(), pattern) for method in methods]
-    return operations
+def called_paths(script: str) -> set[str]:
+    """The API paths a module calls, with each ``${...}`` of a template replaced by one segment ``x``."""
+    paths = {match[1] for match in CALLED_PATH.findall(script)}
+    paths |= {"/runs/x" + (match[1] or "") for match in RUN_PATH.findall(script)}
+    return {re.sub(r"\$\{[^}]*\}", "x", path) for path in paths if path != "/runs/${id}"}
 
 
-@pytest.mark.parametrize(
-    ("path", "media_type"),
-    [
-        ("/", "text/html; charset=utf-8"),
-        ("/dashboard.js", "text/javascript; charset=utf-8"),
-        ("/dashboard.css", "text/css; charset=utf-8"),
-    ],
-)
+@pytest.mark.parametrize(("path", "media_type"), [(path, media) for path, (_name, media) in FILES.items()])
 async def test_each_dashboard_file_is_served_with_its_media_type(
     http: httpx.AsyncClient, path: str, media_type: str
 ) -> None:
@@ -68,44 +60,43 @@ async def test_each_dashboard_file_is_served_with_its_media_type(
     assert response.text.strip()
 
 
-async def test_every_file_the_page_links_to_is_served(http: httpx.AsyncClient) -> None:
+async def test_every_file_the_page_and_its_modules_load_is_served(http: httpx.AsyncClient) -> None:
     page = await get_text(http, "/")
-    linked = re.findall(r'(?:src|href)="([^"]+)"', page)
+    linked = [name for name in re.findall(r'(?:src|href)="([^"#]+)"', page) if not name.startswith("data:")]
+    imported = {name for script in (await scripts(http)).values() for name in IMPORT.findall(script)}
 
-    assert sorted(linked) == ["dashboard.css", "dashboard.js"]
-    for name in linked:
+    assert sorted(linked) == ["dashboard.css", "main.js"]
+    assert imported == set(MODULES) - {"main.js"}
+    for name in [*linked, *imported]:
         assert (await http.get(f"/{name}")).status_code == 200
 
 
-async def test_every_api_route_the_script_calls_exists_in_the_openapi_description(
+async def test_every_api_path_the_modules_call_exists_in_the_openapi_description(
     http: httpx.AsyncClient,
 ) -> None:
-    script = await get_text(http, "/dashboard.js")
     document = (await http.get("/api/v1/openapi.json")).json()
-    operations = openapi_operations(document)
-    routes = script_routes(script)
+    called = set().union(*(called_paths(script) for script in (await scripts(http)).values()))
 
-    assert len(routes) >= 9, routes
-    for name, (method, path) in routes.items():
-        concrete = "/api/v1" + re.sub(r"\{\w+\}", "x", path)
-        assert any(method == known and pattern.match(concrete) for known, pattern in operations), (name, path)
+    assert {"/runs", "/runs/count", "/workflows/stats", "/runs/x/history", "/runs/bulk/x"} <= called, called
+    templates = [template.split("/") for template in document["paths"]]
+    for path in called:
+        segments = ("/api/v1" + path).split("/")
+        assert any(
+            len(template) == len(segments)
+            and all(a == b or a.startswith("{") or b == "x" for a, b in zip(template, segments, strict=True))
+            for template in templates
+        ), path
 
 
-async def test_the_script_reaches_the_api_only_through_its_route_table(http: httpx.AsyncClient) -> None:
-    script = await get_text(http, "/dashboard.js")
-    routes = script_routes(script)
-    page = await get_text(http, "/")
-    literals = ["".join(groups) for groups in STRING_LITERAL.findall(script)]
+async def test_the_page_loads_nothing_from_another_origin_and_fetches_only_in_one_module(
+    http: httpx.AsyncClient,
+) -> None:
+    texts = {"index.html": await get_text(http, "/"), "dashboard.css": await get_text(http, "/dashboard.css")}
+    texts.update(await scripts(http))
 
-    assert script.count("fetch(") == 1
-    assert [text for text in literals if "api/" in text] == ["api/v1"]
-    assert {text for text in literals if text.startswith("/")} == {path for _method, path in routes.values()}
-    called = set(re.findall(r'\bcall\("(\w+)"', script))
-    assert called and called <= set(routes)
-    # The detail panel's buttons call the route named by their data-action.
-    actions = set(re.findall(r'data-action="(\w+)"', page))
-    assert actions == {"pause", "resume", "awake", "cancel"}
-    assert actions <= set(routes)
+    for name, text in texts.items():
+        assert not re.search(r"https?://|//cdn|@import", text), name
+    assert [name for name, text in texts.items() if "fetch(" in text] == ["api.js"]
 
 
 async def test_the_dashboard_files_are_public_while_the_api_requires_a_key(
@@ -115,5 +106,5 @@ async def test_the_dashboard_files_are_public_while_the_api_requires_a_key(
     await srv.keys.create("default", "ops")
 
     assert (await http.get("/api/v1/runs")).status_code == 401
-    for path in ("/", "/dashboard.js", "/dashboard.css"):
+    for path in FILES:
         assert (await http.get(path)).status_code == 200

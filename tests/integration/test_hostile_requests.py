@@ -253,7 +253,7 @@ async def test_every_answer_says_nosniff_and_the_dashboard_may_not_be_framed(htt
     api = await http.get("/api/v1/runs")
     missing = await http.get("/api/v1/nothing-here")
     page = await http.get("/")
-    script = await http.get("/dashboard.js")
+    script = await http.get("/main.js")
 
     for response in (api, missing, page, script):
         assert response.headers["x-content-type-options"] == "nosniff"

@@ -11,10 +11,12 @@ from starlette.routing import Route
 
 from aiki.server.http.headers import DASHBOARD_HEADERS
 
+#: the page, its style sheet and its ES modules (no build step: the browser loads them as they are)
+MODULES = ("main.js", "api.js", "ui.js", "actions.js", "runs.js", "run.js", "waterfall.js", "admin.js")
 FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
-    "/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8"),
     "/dashboard.css": ("dashboard.css", "text/css; charset=utf-8"),
+    **{f"/{name}": (name, "text/javascript; charset=utf-8") for name in MODULES},
 }
 
 
@@ -23,7 +25,7 @@ def _read(name: str) -> bytes:
 
 
 def dashboard_routes() -> list[Route]:
-    """Routes for ``/`` (the dashboard page) and its script and style sheet."""
+    """Routes for ``/`` (the dashboard page), its style sheet and its script modules."""
 
     def serve(name: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(_request: Request) -> Response:
