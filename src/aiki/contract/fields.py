@@ -116,22 +116,33 @@ def field_schema(cls: type[Any], name: str) -> dict[str, Any]:
     return FIELD_SCHEMAS.get(cls, {}).get(name, {})
 
 
+#: per contract class, each field's name and bounds (read once: the hot path checks every task write)
+_FIELD_PLANS: dict[type[Any], tuple[tuple[str, dict[str, Any]], ...]] = {}
+
+
 def check_bounds(value: Any, path: str = "") -> Any:
     """``value`` (a contract dataclass) if each bounded field, in it and in the dataclasses it holds, is
     within its bounds; else the :class:`InvalidRequestError` naming the first field that is not."""
-    for item in dataclasses.fields(value):
-        member = getattr(value, item.name)
-        name = f"{path}.{item.name}" if path else item.name
-        if dataclasses.is_dataclass(member) and not isinstance(member, type):
-            check_bounds(member, name)
+    cls = type(value)
+    plan = _FIELD_PLANS.get(cls)
+    if plan is None:
+        plan = _FIELD_PLANS[cls] = tuple(
+            (item.name, field_schema(cls, item.name)) for item in dataclasses.fields(value)
+        )
+    for field_name, facts in plan:
+        member = getattr(value, field_name)
+        if member is None:
             continue
-        facts = field_schema(type(value), item.name)
-        if member is None or not facts:
+        if hasattr(type(member), "__dataclass_fields__"):
+            check_bounds(member, f"{path}.{field_name}" if path else field_name)
+            continue
+        if not facts:
             continue
         if isinstance(member, int) and not isinstance(member, bool):
             low, high = facts.get("minimum"), facts.get("maximum")
             if (low is not None and member < low) or (high is not None and member > high):
+                name = f"{path}.{field_name}" if path else field_name
                 raise InvalidRequestError(f"must be from {low} to {high}, got {member}.", name)
         if isinstance(member, str) and len(member) < facts.get("minLength", 0):
-            raise InvalidRequestError("must not be empty.", name)
+            raise InvalidRequestError("must not be empty.", f"{path}.{field_name}" if path else field_name)
     return value

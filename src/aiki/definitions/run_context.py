@@ -39,6 +39,21 @@ class RunContext(Protocol[ChildOutputT, ChildHandleT_co]):
         ...
 
 
+#: the classes already found to be run contexts (a runtime protocol check is slow, and every task start asks)
+_RUN_CONTEXT_TYPES: set[type[Any]] = set()
+
+
+def is_run_context(value: object) -> typing_extensions.TypeIs[RunContext[Any, Any]]:
+    """Whether ``value`` is a workflow handler's ``run`` (``isinstance(value, RunContext)``, cached by class)."""
+    cls = type(value)
+    if cls in _RUN_CONTEXT_TYPES:
+        return True
+    if isinstance(value, RunContext):
+        _RUN_CONTEXT_TYPES.add(cls)
+        return True
+    return False
+
+
 def outside_a_handler(what: str, call: str, run: object) -> ConfigurationError:
     """The error for a ``run`` argument that is not a workflow handler's ``run``."""
     return ConfigurationError(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, overload
 
 from aiki.definitions.handler import count_parameters
 from aiki.definitions.retry import RetryPolicy, parse_retry
-from aiki.definitions.run_context import RunContext, outside_a_handler
+from aiki.definitions.run_context import RunContext, is_run_context, outside_a_handler
 from aiki.definitions.schema import SchemaPair, parse_schema
 from aiki.definitions.task_options import TaskOptions, apply_task_option
 from aiki.definitions.type_variables import InputT, OutputT
@@ -72,7 +72,7 @@ class Task(Generic[InputT, OutputT]):
             run: the ``run`` argument of the workflow handler.
             input: the task's input (JSON, or a pydantic model); left out, the input is ``None``.
         """
-        if not isinstance(run, RunContext):
+        if not is_run_context(run):
             raise outside_a_handler(f"task {self.name!r}", "start(run, input)", run)
         return await run.run_task(self, input)
 
@@ -109,7 +109,7 @@ class TaskStarter(Generic[InputT, OutputT]):
 
     async def start(self, run: RunContext, input: Any = None) -> Any:
         """Run the task with these options (see ``Task.start``)."""
-        if not isinstance(run, RunContext):
+        if not is_run_context(run):
             raise outside_a_handler(f"task {self.task.name!r}", "start(run, input)", run)
         return await run.run_task(self.task.configured(self.options), input)
 

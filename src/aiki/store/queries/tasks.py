@@ -90,14 +90,13 @@ class TaskQueries(QueryBase):
     async def record_task(self, namespace: str, record: TaskRecord, now_ms: int) -> str | None:
         """Record a task result under the run's claim; returns the run's status, or ``None`` when nothing
         was written (the claim is not held, or that entry was already recorded)."""
-        inserted = await self._execute(
-            record_task_sql(HELD_RUN),
-            [*record.values(now_ms), record.run_id, record.claim_token, namespace],
+        # The run's status by its id given as a parameter: a subquery of RETURNING that named the inserted
+        # row's run_id would be correlated, and SQLite plans that as a scan of every run.
+        row = await self._fetch_one(
+            record_task_sql(HELD_RUN) + " RETURNING (SELECT status FROM runs WHERE id = ?) AS run_status",
+            [*record.values(now_ms), record.run_id, record.claim_token, namespace, record.run_id],
         )
-        if inserted != 1:
-            return None
-        row = await self._fetch_one("SELECT status FROM runs WHERE id = ?", (record.run_id,))
-        return None if row is None else str(row["status"])
+        return None if row is None else str(row["run_status"])
 
     async def recorded_task(self, run_id: str, address: str, occurrence: int) -> Row | None:
         """The entry at ``address`` #``occurrence`` (``status``, ``attempts``, ``output``, ``error`` as stored)
