@@ -28,6 +28,8 @@ JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | 
 """A plain JSON tree: what :func:`to_jsonable` returns and the store keeps."""
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: integers strictly between minus this and this are written by ``str`` (far below any length limit)
+_SHORT_INT = 10**15
 
 
 class _Rejected(Exception):
@@ -78,7 +80,9 @@ def checked_dumps(value: JSONValue, what: str) -> str:
             ``MAX_VALUE_BYTES``.
         SerializationError: the value is not plain JSON.
     """
-    if _nests_too_deep(value):
+    if type(value) is int and -_SHORT_INT < value < _SHORT_INT:
+        return str(value)  # the commonest small value: its text needs neither the encoder nor the checks
+    if isinstance(value, dict | list) and _nests_too_deep(value):
         raise ValueLimitError(what, "depth", MAX_VALUE_DEPTH)
     text = dumps(value, what)
     # A character is at most 4 bytes of UTF-8: short texts need no encoding to be measured.

@@ -43,18 +43,27 @@ async def retry_transient(
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget_s
+    try:
+        return await operation()
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        failure: Exception = error
     pause_s = FIRST_PAUSE_S
     tries = 1
     while True:
+        remaining_s = deadline - loop.time()
+        if remaining_s <= 0:
+            raise failure
+        # Full jitter: many workers cut off by one outage do not all come back in the same instant.
+        wait_s = min(remaining_s, random.uniform(pause_s / 2, pause_s))
+        logger.warning("%s failed (try %d: %r); sending it again in %.2fs", what, tries, failure, wait_s)
+        await asyncio.sleep(wait_s)
+        pause_s = min(pause_s * 2, LONGEST_PAUSE_S)
+        tries += 1
         try:
             return await operation()
-        except Exception as error:
-            remaining_s = deadline - loop.time()
-            if not is_transient(error) or remaining_s <= 0:
+        except Exception as next_error:
+            if not is_transient(next_error):
                 raise
-            # Full jitter: many workers cut off by one outage do not all come back in the same instant.
-            wait_s = min(remaining_s, random.uniform(pause_s / 2, pause_s))
-            logger.warning("%s failed (try %d: %r); sending it again in %.2fs", what, tries, error, wait_s)
-            await asyncio.sleep(wait_s)
-            pause_s = min(pause_s * 2, LONGEST_PAUSE_S)
-            tries += 1
+            failure = next_error

@@ -43,10 +43,21 @@ def check_value(value: Any, what: str) -> str:
     return checked_dumps(value, what)
 
 
+#: the storage texts of run options found valid: a version starts its runs with the same few options, and
+#: checking a retry policy costs more than looking its text up (cleared when full)
+_VALID_OPTIONS: set[str] = set()
+_MAX_VALID_OPTIONS = 256
+
+
 def check_options(options: Mapping[str, Any], field: str = "options") -> None:
-    """Only the run options aiki knows, each in the shape a worker reads."""
+    """Only the run options aiki knows, each in the shape a worker reads, within the value limits."""
+    text = check_value(options, field)
+    if text in _VALID_OPTIONS:
+        return
     check_run_options(options, field)
-    check_value(options, field)
+    if len(_VALID_OPTIONS) >= _MAX_VALID_OPTIONS:
+        _VALID_OPTIONS.clear()
+    _VALID_OPTIONS.add(text)
 
 
 def check_start(request: StartRequest) -> StartRequest:

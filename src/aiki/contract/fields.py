@@ -13,6 +13,7 @@ aiki.errors.InvalidRequestError: Invalid request (field 'limit'): must be from 1
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any
 
 from aiki.contract.limits import MAX_COUNT, MAX_DURATION_MS, MAX_PAGE_SIZE, MAX_REVISION
@@ -116,33 +117,61 @@ def field_schema(cls: type[Any], name: str) -> dict[str, Any]:
     return FIELD_SCHEMAS.get(cls, {}).get(name, {})
 
 
-#: per contract class, each field's name and bounds (read once: the hot path checks every task write)
-_FIELD_PLANS: dict[type[Any], tuple[tuple[str, dict[str, Any]], ...]] = {}
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Plan:
+    """What ``check_bounds`` reads of one contract class (worked out once: every task write is checked)."""
+
+    #: (field, least, greatest) of the integer fields with a range
+    ranges: tuple[tuple[str, int | None, int | None], ...]
+    #: (field, least length) of the text fields that must not be shorter
+    lengths: tuple[tuple[str, int], ...]
+    #: the fields that may hold a contract dataclass, checked in turn
+    nested: tuple[str, ...]
+
+
+_PLANS: dict[type[Any], _Plan] = {}
+
+
+def _plan_of(cls: type[Any]) -> _Plan:
+    plan = _PLANS.get(cls)
+    if plan is not None:
+        return plan
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # a hint that cannot be resolved: look at every field's value
+        hints = {}
+    ranges, lengths, nested = [], [], []
+    for item in dataclasses.fields(cls):
+        facts = field_schema(cls, item.name)
+        if "minimum" in facts or "maximum" in facts:
+            ranges.append((item.name, facts.get("minimum"), facts.get("maximum")))
+        if "minLength" in facts:
+            lengths.append((item.name, facts["minLength"]))
+        hint = hints.get(item.name)
+        if hint is None or any(dataclasses.is_dataclass(arg) for arg in (hint, *typing.get_args(hint))):
+            nested.append(item.name)
+    plan = _PLANS[cls] = _Plan(tuple(ranges), tuple(lengths), tuple(nested))
+    return plan
 
 
 def check_bounds(value: Any, path: str = "") -> Any:
     """``value`` (a contract dataclass) if each bounded field, in it and in the dataclasses it holds, is
     within its bounds; else the :class:`InvalidRequestError` naming the first field that is not."""
-    cls = type(value)
-    plan = _FIELD_PLANS.get(cls)
-    if plan is None:
-        plan = _FIELD_PLANS[cls] = tuple(
-            (item.name, field_schema(cls, item.name)) for item in dataclasses.fields(value)
-        )
-    for field_name, facts in plan:
+    plan = _plan_of(type(value))
+    for field_name, low, high in plan.ranges:
         member = getattr(value, field_name)
-        if member is None:
-            continue
-        if hasattr(type(member), "__dataclass_fields__"):
-            check_bounds(member, f"{path}.{field_name}" if path else field_name)
-            continue
-        if not facts:
-            continue
-        if isinstance(member, int) and not isinstance(member, bool):
-            low, high = facts.get("minimum"), facts.get("maximum")
-            if (low is not None and member < low) or (high is not None and member > high):
-                name = f"{path}.{field_name}" if path else field_name
-                raise InvalidRequestError(f"must be from {low} to {high}, got {member}.", name)
-        if isinstance(member, str) and len(member) < facts.get("minLength", 0):
+        if type(member) is int and (
+            (low is not None and member < low) or (high is not None and member > high)
+        ):
+            raise InvalidRequestError(
+                f"must be from {low} to {high}, got {member}.", f"{path}.{field_name}" if path else field_name
+            )
+    for field_name, least in plan.lengths:
+        member = getattr(value, field_name)
+        if isinstance(member, str) and len(member) < least:
             raise InvalidRequestError("must not be empty.", f"{path}.{field_name}" if path else field_name)
+    for field_name in plan.nested:
+        member = getattr(value, field_name)
+        if member is not None and hasattr(type(member), "__dataclass_fields__"):
+            check_bounds(member, f"{path}.{field_name}" if path else field_name)
     return value

@@ -83,10 +83,18 @@ class StartingClient(
     """
 
 
+#: the classes already found to be clients (a runtime protocol check is slow, and every start asks)
+_CLIENT_TYPES: set[type[Any]] = set()
+
+
 def check_client(client: object, call: str) -> None:
     """Raise a clear error unless ``client`` is a client (a server, say, is not)."""
+    cls = type(client)
+    if cls in _CLIENT_TYPES:
+        return
     if not isinstance(client, StartingClient):
         raise not_a_client(call, client)
+    _CLIENT_TYPES.add(cls)
 
 
 def not_a_client(call: str, got: object) -> ConfigurationError:

@@ -34,16 +34,17 @@ STILL_QUEUED = residual("status = 'queued'")
 
 class OneStatementQueries(ClaimQueries, TaskQueries):
     async def insert_run(self, run: WorkflowRun, due_at_ms: int | None) -> bool:
+        state_text = dumps(run.state.to_dict())
         inserted = await self._execute(
             f"WITH created AS ({INSERT_RUN} RETURNING id) "
             + transition_insert("SELECT id, ?, ?, NULL, ?, ?, ?, ? FROM created"),
             [
-                *run_values(run, due_at_ms),
+                *run_values(run, due_at_ms, state_text),
                 run.revision,
                 run.attempts,
                 run.status.value,
                 run.state.reason,
-                dumps(run.state.to_dict()),
+                state_text,
                 run.created_at_ms,
             ],
         )

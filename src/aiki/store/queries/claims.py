@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aiki.store.queries.base import SAME_NAMESPACE, residual
+from aiki.store.queries.base import SAME_NAMESPACE, Row, residual
 from aiki.store.queries.runs import RunQueries
 from aiki.store.rows import RUN_COLUMNS, run_from_row
 from aiki.types import RunState, RunStatus, WorkflowRun
@@ -76,18 +76,8 @@ class ClaimQueries(RunQueries):
         branches = queue_branches(workflows, shards)
         if not branches or limit <= 0:
             return []
-        parts = [queue_branch_sql(RUN_COLUMNS, branch[2]) for branch in branches]
-        params: list[Any] = []
-        for branch in branches:
-            params += queue_branch_params(namespace, branch, limit)
-        if len(parts) == 1:
-            sql = parts[0]
-        else:
-            sql = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
-            sql += " ORDER BY created_at_ms, id LIMIT ?"
-            params.append(limit)
         claimed = []
-        for row in await self._fetch_all(sql, params):
+        for row in await self._queue_heads(namespace, branches, limit):
             run = run_from_row(row)
             moved = await self.update_run_state(
                 run,
@@ -104,6 +94,20 @@ class ClaimQueries(RunQueries):
             running = replace(run, state=CLAIMED, revision=run.revision + 1, updated_at_ms=now_ms)
             claimed.append(Claimed(running, running.revision > 1 or await self._has_events(run.id)))
         return claimed
+
+    async def _queue_heads(
+        self, namespace: str, branches: Sequence[tuple[str, str, str | None]], limit: int
+    ) -> list[Row]:
+        """The ``limit`` oldest queued runs of the ``branches`` queues (rows of ``RUN_COLUMNS``), oldest first:
+        one statement that merges each queue's ordered head."""
+        parts = [queue_branch_sql(RUN_COLUMNS, branch[2]) for branch in branches]
+        params: list[Any] = []
+        for branch in branches:
+            params += queue_branch_params(namespace, branch, limit)
+        if len(parts) == 1:
+            return await self._fetch_all(parts[0], params)
+        sql = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in parts)
+        return await self._fetch_all(sql + " ORDER BY created_at_ms, id LIMIT ?", [*params, limit])
 
     async def _has_events(self, run_id: str) -> bool:
         return (

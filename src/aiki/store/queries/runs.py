@@ -21,15 +21,16 @@ AWAITING_CHILD = residual("status = 'awaiting_child_workflow'")
 UNLINKED_RUNNING = residual("status = 'running' AND parent_run_id IS NULL AND reference_id IS NULL")
 
 
-def run_values(run: WorkflowRun, due_at_ms: int | None) -> list[Any]:
-    """The column values of a new ``runs`` row, in the order of ``RUN_COLUMNS``."""
+def run_values(run: WorkflowRun, due_at_ms: int | None, state_text: str) -> list[Any]:
+    """The column values of a new ``runs`` row, in the order of ``RUN_COLUMNS`` (``state_text``: its state's
+    storage text, which its first timeline row stores too)."""
     return [
         run.id,
         run.namespace,
         run.name,
         run.version_id,
         run.status.value,
-        dumps(run.state.to_dict()),
+        state_text,
         dumps(run.input),
         run.input_hash,
         dumps(run.options),
@@ -93,7 +94,8 @@ class RunQueries(QueryBase):
     async def insert_run(self, run: WorkflowRun, due_at_ms: int | None) -> bool:
         """Insert a new run and the first row of its timeline; False (nothing written) when another run took
         its reference id first."""
-        if await self._execute(INSERT_RUN, run_values(run, due_at_ms)) != 1:
+        state_text = dumps(run.state.to_dict())
+        if await self._execute(INSERT_RUN, run_values(run, due_at_ms, state_text)) != 1:
             return False
         await self._execute(
             INSERT_TRANSITION,
@@ -104,7 +106,7 @@ class RunQueries(QueryBase):
                 None,
                 run.status.value,
                 run.state.reason,
-                dumps(run.state.to_dict()),
+                state_text,
                 run.created_at_ms,
             ),
         )

@@ -5,12 +5,16 @@ Each statement is tens of microseconds; a hop to a thread would cost more than t
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from aiki.store.connection import Connection
 from aiki.store.queries.base import Row
+from aiki.store.queries.claims import queue_branch_params, queue_branch_sql
+from aiki.store.rows import RUN_COLUMNS
 
 
 def dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
@@ -39,3 +43,32 @@ class SqliteConnection(Connection):
     ) -> list[Row]:
         rows: list[Row] = self._raw.execute(sql, params).fetchall()
         return rows
+
+    async def _queue_heads(
+        self, namespace: str, branches: Sequence[tuple[str, str, str | None]], limit: int
+    ) -> list[Row]:
+        """Each queue's head read by its own statement and merged here, lazily: SQLite runs a merge of
+        several ordered subqueries through a temporary B-tree per branch (about 80 us for five empty queues),
+        where a statement per queue costs a few microseconds, in process. Cursors step only as far as the
+        merge reads them."""
+        if len(branches) == 1:
+            return await super()._queue_heads(namespace, branches, limit)
+        # Open cursors hold their statements, so each branch has a text of its own (its number in a comment):
+        # sqlite3 then keeps one prepared statement per branch in its cache instead of preparing anew.
+        cursors = [
+            self._raw.execute(
+                queue_branch_sql(RUN_COLUMNS, branch[2], f" /* queue {index} */"),
+                queue_branch_params(namespace, branch, limit),
+            )
+            for index, branch in enumerate(branches)
+        ]
+        try:
+            merged = heapq.merge(*cursors, key=_claim_order)
+            return list(itertools.islice(merged, limit))
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
+
+def _claim_order(row: Row) -> tuple[Any, Any]:
+    return row["created_at_ms"], row["id"]

@@ -20,6 +20,37 @@ from aiki.store.sqlite.connection import SqliteConnection
 
 #: at most this many transactions share one commit (bounds the latency a batch adds)
 MAX_BATCH = 256
+#: after this many batches in a row that nobody joined, a lone transaction commits at once (see ``Pace``)
+ALONE_AFTER = 2
+#: ... except every this-many-th, which still waits a turn to see whether others would join
+PROBE_EVERY = 8
+
+
+@dataclass(slots=True)
+class Pace:
+    """Whether a lone transaction waits a turn of the event loop for others to join its batch.
+
+    Waiting costs a turn of the event loop per transaction, which is most of a checkpoint's Python time when
+    one workflow runs alone. So the wait adapts to what it finds: after ``ALONE_AFTER`` batches in a row that
+    nobody joined, transactions commit at once, except one in ``PROBE_EVERY``, which waits as before; the
+    first batch that others join restores the wait for every transaction. Under load at most
+    ``PROBE_EVERY - 1`` transactions commit alone before batching resumes. Only public asyncio is used.
+    """
+
+    alone: int = 0
+    skipped: int = 0
+
+    def wait_turn(self) -> bool:
+        """Whether the next lone transaction should wait a turn (``False``: commit it at once)."""
+        if self.alone < ALONE_AFTER or self.skipped >= PROBE_EVERY - 1:
+            self.skipped = 0
+            return True
+        self.skipped += 1
+        return False
+
+    def committed(self, size: int) -> None:
+        """A batch that waited its turn committed with ``size`` transactions."""
+        self.alone = self.alone + 1 if size == 1 else 0
 
 
 @dataclass(slots=True)
@@ -37,6 +68,7 @@ class SharedFile:
         self._raw: sqlite3.Connection | None = raw
         self._lock = asyncio.Lock()
         self._batch: Batch | None = None
+        self._pace = Pace()
         self.key = key
         self.users = 0
 
@@ -61,7 +93,8 @@ class SharedFile:
         Group commit: each transaction body runs inside a SAVEPOINT of one open batch. When its body is done,
         a transaction yields the event loop once, so that every writer that is ready to run joins the batch;
         the first to come back commits it (one fsync), and each ``async with`` returns only once that commit
-        is durable. A body that raises rolls back to its savepoint alone.
+        is durable. A body that raises rolls back to its savepoint alone. When nobody has joined the recent
+        batches, a lone transaction commits without the wait (``Pace``).
         """
         raw = self._connection()
         async with self._lock:
@@ -86,13 +119,14 @@ class SharedFile:
                 raise
             if savepoint is not None:
                 raw.execute(f"RELEASE {savepoint}")
-            if batch.size >= MAX_BATCH:
+            if batch.size >= MAX_BATCH or (batch.size == 1 and not self._pace.wait_turn()):
                 self._commit(batch)
         if not batch.committed.done():
             try:
                 # Let the writers that are ready now run their bodies into this batch.
                 await asyncio.sleep(0)
             finally:
+                self._pace.committed(batch.size)
                 self._commit_soon(batch)
             await asyncio.shield(batch.committed)
         elif batch.committed.exception() is not None:
