@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aiki import RunStatus, client, database, server, workflow
+from aiki import RunStatus, client, database, server, worker, workflow
 from aiki.contract import ClaimRequest
 from tests.conftest import Env
 
@@ -81,3 +81,46 @@ async def test_a_change_committed_while_wait_for_change_reads_the_run_wakes_it_a
     )
 
     assert changed.status is RunStatus.CANCELLED
+
+
+async def test_waiting_for_the_end_of_a_run_this_process_changed_reads_nothing(
+    patient_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server remembers the runs it changed last: a waiter for a run's end starts from that record,
+    and the change that ends the run is handed over in process, so the database is never read."""
+    commands = patient_env.server.runs
+    get = commands.get
+    reads: list[str] = []
+
+    async def counted_get(namespace: str, run_id: str) -> Any:
+        reads.append(run_id)
+        return await get(namespace, run_id)
+
+    monkeypatch.setattr(commands, "get", counted_get)
+    await patient_env.start_worker(greet_v1)
+    handle = await greet_v1.start(patient_env.client, "eve")
+
+    outcome = await asyncio.wait_for(handle.wait_for_status("completed"), 5)
+
+    assert outcome.success and outcome.state.output == "hello eve"
+    assert reads == []
+
+
+async def test_a_run_another_process_finishes_is_seen_though_this_process_remembers_it_queued(
+    env: Env, db_url: str
+) -> None:
+    """Another server on the same database (as another process would) runs what this one started: the waiter
+    here, which remembers the run as queued, still learns its end (PostgreSQL announces it at once; SQLite
+    announces nothing across processes, and the waiter finds it at its next poll)."""
+    handle = await greet_v1.start(env.client, "olga")
+    other = server(db=database(db_url))
+    runtime = await other.runtime.start()
+    working = await worker(workflows=[greet_v1], opts={"poll_interval_ms": 50}).start(client(server=other))
+    try:
+        outcome = await asyncio.wait_for(handle.wait_for_status("completed"), 10)
+    finally:
+        await working.stop()
+        await runtime.stop()
+        await other.close()
+
+    assert outcome.success and outcome.state.output == "hello olga"

@@ -118,14 +118,14 @@ class EmbeddedTransport:
         return await retry_transient(
             lambda: self.server.workers.record_task(self.namespace, write),
             _busy,
-            f"recording task {write.address} #{write.occurrence} of run {write.run_id}",
+            lambda: f"recording task {write.address} #{write.occurrence} of run {write.run_id}",
         )
 
     async def finish(self, outcome: RunOutcome) -> WorkflowRun:
         return await retry_transient(
             lambda: self.server.workers.finish(self.namespace, outcome),
             _busy,
-            f"recording the {outcome.kind} outcome of run {outcome.run_id}",
+            lambda: f"recording the {outcome.kind} outcome of run {outcome.run_id}",
         )
 
     async def release(self, run_id: str, claim_token: str) -> None:

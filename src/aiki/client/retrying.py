@@ -30,7 +30,7 @@ LONGEST_PAUSE_S = 5.0
 async def retry_transient(
     operation: Callable[[], Awaitable[T]],
     is_transient: Callable[[BaseException], bool],
-    what: str,
+    what: str | Callable[[], str],
     budget_s: float = WRITE_RETRY_BUDGET_S,
 ) -> T:
     """``await operation()``, tried again while it fails transiently and the budget lasts.
@@ -38,7 +38,7 @@ async def retry_transient(
     Args:
         operation: sends the write once.
         is_transient: whether a failure may pass (a dropped connection, a 5xx, a busy server).
-        what: names the write in log lines.
+        what: names the write in log lines (or makes that name, only when a try fails).
         budget_s: how long to keep trying, from the first try.
     """
     loop = asyncio.get_running_loop()
@@ -57,7 +57,8 @@ async def retry_transient(
             raise failure
         # Full jitter: many workers cut off by one outage do not all come back in the same instant.
         wait_s = min(remaining_s, random.uniform(pause_s / 2, pause_s))
-        logger.warning("%s failed (try %d: %r); sending it again in %.2fs", what, tries, failure, wait_s)
+        name = what() if callable(what) else what
+        logger.warning("%s failed (try %d: %r); sending it again in %.2fs", name, tries, failure, wait_s)
         await asyncio.sleep(wait_s)
         pause_s = min(pause_s * 2, LONGEST_PAUSE_S)
         tries += 1

@@ -27,11 +27,17 @@ class Attempt:
         self._task = task
         self.number = number
         self.started_at_ms = execution.clock.now_ms()
-        self._span = start_task_span(execution, task.name, number, self.started_at_ms)
+        self._span = (
+            None
+            if execution.tracer is None
+            else start_task_span(execution, task.name, number, self.started_at_ms)
+        )
 
     async def call(self, arguments: tuple[Any, ...]) -> Any:
         """Run the task's handler once; ``TaskTimeoutError`` when it runs longer than the task's timeout."""
         task = self._task
+        if task.timeout_ms is None and self._span is None:
+            return await call_handler(task.handler, arguments)
         with task_span_current(self._span):
             if task.timeout_ms is None:
                 return await call_handler(task.handler, arguments)
@@ -45,7 +51,8 @@ class Attempt:
     def end(self, error: BaseException | None) -> TaskAttempt:
         """End the attempt (failed by ``error`` if given); returns its recorded times."""
         ended_at_ms = self._execution.clock.now_ms()
-        end_task_span(self._span, ended_at_ms, error)
+        if self._span is not None:
+            end_task_span(self._span, ended_at_ms, error)
         return TaskAttempt(self.number, self.started_at_ms, ended_at_ms)
 
 

@@ -14,6 +14,8 @@ from aiki.execution.signals import StopExecution
 from aiki.types import ChildWaitEntry, EventEntry, SleepEntry, WorkflowRun
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
     from aiki.client.client import Client
     from aiki.definitions.workflow_version import WorkflowVersion
 
@@ -65,6 +67,8 @@ class Execution:
         self.in_flight: set[asyncio.Future[None]] = set()
         #: set once the execution is ending (suspension, failure, lost claim): no new task may start
         self.closing = False
+        #: the tracer of this execution's spans, looked up once when it starts (``None``: no tracing)
+        self.tracer: Tracer | None = None
 
     def replaying(self) -> bool:
         """Whether recorded entries of any kind (tasks, sleeps, events, children, child waits) remain

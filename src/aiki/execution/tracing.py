@@ -30,7 +30,7 @@ def execution_span(execution: Execution) -> Iterator[Span | None]:
     """The ``aiki.run`` span of one execution, current while the handler runs (``None`` without
     OpenTelemetry). Its parent is the trace context stored with the run: the start call's. Its times are
     read from the execution's clock, like its task spans' times."""
-    spans = tracer()
+    spans = execution.tracer = tracer()
     if spans is None:
         yield None
         return
@@ -68,7 +68,7 @@ def note_outcome(span: Span | None, outcome: dict[str, Any] | None) -> None:
 
 def start_task_span(execution: Execution, task_name: str, attempt: int, started_at_ms: int) -> Span | None:
     """The ``aiki.task`` span of one attempt (a child of the execution's span), or ``None``."""
-    spans = tracer()
+    spans = execution.tracer
     if spans is None:
         return None
     attributes = run_attributes(execution.run)

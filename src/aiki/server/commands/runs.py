@@ -260,6 +260,15 @@ class RunCommands:
             target = RunState(RunStatus.QUEUED, reason="wakeup_early")
             return await apply_transition(connection, run, target, changes, now_ms, self.core.settings)
 
+    def _remembered(self, run_id: str, namespace: str, known_revision: int) -> WorkflowRun | None:
+        """The run as this process last committed it, at ``known_revision`` or later, if it remembers it
+        (see ``Notifier.latest``): a waiter for the run's end need not read it then. Not finished, it is
+        still going (another process would have announced its end); finished, that is the answer."""
+        run: WorkflowRun | None = self.core.notifier.latest(run_id)
+        if run is None or run.namespace != namespace or run.revision < known_revision:
+            return None
+        return run
+
     async def wait_for_change(
         self,
         namespace: str,
@@ -279,10 +288,16 @@ class RunCommands:
         deadline = loop.time() + max(0, timeout_ms) / 1000
         poll_s = self.core.settings.poll_interval_ms / 1000
         notifier = self.core.notifier
+        first = True
         while True:
             watch = notifier.watch_run(run_id)
             try:
-                run = await self.get(namespace, run_id)
+                run = (
+                    self._remembered(run_id, namespace, known_revision) if first and until_terminal else None
+                )
+                first = False
+                if run is None:
+                    run = await self.get(namespace, run_id)
                 remaining_s = deadline - loop.time()
                 if _moved(run, known_revision, until_terminal) or remaining_s <= 0:
                     return run

@@ -82,12 +82,19 @@ class ServerCore:
         changes = Changes()
         async with self.db.statement() if single_statement else self.db.transaction() as connection:
             yield connection, changes
-            self._forget_distant_deadline(changes)
-            await self._notify_other_processes(connection, changes)
-        self.notifier.publish(changes)
+            if changes.runs or changes.queued or changes.earliest_deadline_ms is not None:
+                self._forget_distant_deadline(changes)
+                await self._notify_other_processes(connection, changes)
         if self.metrics is not None:
             self.metrics.observe(changes)
-        self.silent_waits.check(changes, self.clock.now_ms())
+        if (
+            not (changes.runs or changes.queued or changes.schedule_waits)
+            and changes.earliest_deadline_ms is None
+        ):
+            return  # a task checkpoint, say: nobody waits on it
+        self.notifier.publish(changes)
+        if changes.timer_waits or changes.schedule_waits:
+            self.silent_waits.check(changes, self.clock.now_ms())
         if self.redis is not None:
             self.redis.publish(changes)
 

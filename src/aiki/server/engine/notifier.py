@@ -4,10 +4,15 @@ a transaction that concerns them commits. Polling remains the fallback for other
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from aiki.server.engine.changes import Changes
+
+
+#: how many runs' latest records a notifier remembers
+RECENT_RUNS = 4096
 
 
 class Notifier:
@@ -20,13 +25,19 @@ class Notifier:
         #: bumped by every "work available": a claimer notes it before looking, so that work queued while it
         #: looked (another connection's commit, on PostgreSQL) is not missed while no waiter is registered
         self.work_generation = 0
+        #: the latest record of each run this process changed (the ``RECENT_RUNS`` last ones), dropped when
+        #: another process announces a change of the run: see ``latest``
+        self._recent: OrderedDict[str, Any] = OrderedDict()
 
     def publish(self, changes: Changes) -> None:
         """Wake everyone whom ``changes`` concerns."""
         if changes.queued:
             self.work_available()
         for run_id in changes.runs:
-            self.run_changed(run_id, changes.run_records.get(run_id))
+            run = changes.run_records.get(run_id)
+            if run is not None:
+                self._remember(run_id, run)
+            self.run_changed(run_id, run)
         if changes.earliest_deadline_ms is not None:
             self.deadline_set(changes.earliest_deadline_ms)
 
@@ -38,10 +49,27 @@ class Notifier:
                 future.set_result(None)
 
     def run_changed(self, run_id: str, run: Any = None) -> None:
-        """Wake the waiters of ``run_id``; they receive the run as stored now when it is known (else None)."""
+        """Wake the waiters of ``run_id``; they receive the run as stored now when it is known (else None:
+        another process changed it, and what this process remembers of it is forgotten)."""
+        if run is None:
+            self._recent.pop(run_id, None)
         for future in self._run_waiters.pop(run_id, ()):
             if not future.done():
                 future.set_result(run)
+
+    def latest(self, run_id: str) -> Any:
+        """The run as this process last committed it, if it did lately and no other process announced a
+        change of it since (``None`` otherwise). Another process announces the runs it finishes (PostgreSQL's
+        notifications, Redis), so a run remembered here as not finished was not finished elsewhere, unless
+        that announcement was lost; waiters poll for that case anyway."""
+        return self._recent.get(run_id)
+
+    def _remember(self, run_id: str, run: Any) -> None:
+        recent = self._recent
+        recent[run_id] = run
+        recent.move_to_end(run_id)
+        if len(recent) > RECENT_RUNS:
+            recent.popitem(last=False)
 
     def deadline_set(self, due_at_ms: int) -> None:
         for listener in self._deadline_listeners:

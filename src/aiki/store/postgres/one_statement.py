@@ -31,13 +31,33 @@ from aiki.types import RunState, WorkflowRun
 #: the picked run is still queued (checked on the row found by its key)
 STILL_QUEUED = residual("status = 'queued'")
 
+#: a new run and its first timeline row
+INSERT_RUN_LOGGED = f"WITH created AS ({INSERT_RUN} RETURNING id) " + transition_insert(
+    "SELECT id, ?, ?, NULL, ?, ?, ?, ? FROM created"
+)
+#: the checkpoint, share-locking the run whose claim it checks; the run's status read by the inserted row's
+#: run id (on PostgreSQL that correlated subquery is one probe of the primary key; SQLite would scan)
+RECORD_TASK = (
+    record_task_sql(HELD_RUN + " FOR SHARE")
+    + " RETURNING (SELECT status FROM runs WHERE runs.id = tasks.run_id) AS run_status"
+)
+#: complete or fail a running run no parent can wait on, with its timeline row
+FINISH_UNLINKED = (
+    "WITH moved AS (UPDATE runs SET status = ?, state = ?, revision = revision + 1, due_at_ms = ?, "
+    "waiting_on = NULL, claim_token = NULL, worker_id = NULL, updated_at_ms = ? WHERE id = ? "
+    f"AND claim_token = ? AND revision = ? AND {SAME_NAMESPACE} AND {UNLINKED_RUNNING} "
+    f"RETURNING {RUN_COLUMNS}), "
+    "logged AS ("
+    + transition_insert("SELECT id, revision, attempts, 'running', ?, ?, ?, ? FROM moved")
+    + f") SELECT {RUN_COLUMNS} FROM moved"
+)
+
 
 class OneStatementQueries(ClaimQueries, TaskQueries):
     async def insert_run(self, run: WorkflowRun, due_at_ms: int | None) -> bool:
         state_text = dumps(run.state.to_dict())
         inserted = await self._execute(
-            f"WITH created AS ({INSERT_RUN} RETURNING id) "
-            + transition_insert("SELECT id, ?, ?, NULL, ?, ?, ?, ? FROM created"),
+            INSERT_RUN_LOGGED,
             [
                 *run_values(run, due_at_ms, state_text),
                 run.revision,
@@ -136,16 +156,14 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
         return [Claimed(run_from_row(row), bool(row["has_history"])) for row in rows]
 
     async def record_task(self, namespace: str, record: TaskRecord, now_ms: int) -> str | None:
-        """Check the claim (share-locking the run), record the task and read the run's status at once."""
+        """Check the claim (share-locking the run), record the task and read the run's status at once. The
+        status is read by the inserted row's run id: on PostgreSQL that correlated subquery is one probe of
+        the primary key (SQLite would scan, hence its bound id)."""
         row = await self._fetch_one(
-            f"WITH run AS (SELECT status FROM {HELD_RUN}{self.FOR_SHARE}), "
-            f"written AS ({record_task_sql('run')} RETURNING 1 AS one) "
-            "SELECT run.status, (SELECT COUNT(*) FROM written) AS written FROM run",
-            [record.run_id, record.claim_token, namespace, *record.values(now_ms)],
+            RECORD_TASK,
+            [*record.values(now_ms), record.run_id, record.claim_token, namespace],
         )
-        if row is None or int(row["written"]) != 1:
-            return None
-        return str(row["status"])
+        return None if row is None else str(row["run_status"])
 
     async def finish_unlinked_run(
         self,
@@ -160,13 +178,7 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
     ) -> WorkflowRun | None:
         state_json = dumps(state.to_dict())
         row = await self._fetch_one(
-            "WITH moved AS (UPDATE runs SET status = ?, state = ?, revision = revision + 1, due_at_ms = ?, "
-            "waiting_on = NULL, claim_token = NULL, worker_id = NULL, updated_at_ms = ? WHERE id = ? "
-            f"AND claim_token = ? AND revision = ? AND {SAME_NAMESPACE} AND {UNLINKED_RUNNING} "
-            f"RETURNING {RUN_COLUMNS}), "
-            "logged AS ("
-            + transition_insert("SELECT id, revision, attempts, 'running', ?, ?, ?, ? FROM moved")
-            + f") SELECT {RUN_COLUMNS} FROM moved",
+            FINISH_UNLINKED,
             (
                 state.status.value,
                 state_json,

@@ -30,6 +30,10 @@ def record_task_sql(held_run: str) -> str:
     )
 
 
+#: the checkpoint; the run's status read by its id, bound as a parameter (see ``TaskQueries.record_task``)
+RECORD_TASK = record_task_sql(HELD_RUN) + " RETURNING (SELECT status FROM runs WHERE id = ?) AS run_status"
+
+
 def encode_attempt_times(attempts: Sequence[TaskAttempt]) -> str | None:
     """Attempt times as stored: ``number:started_at_ms:ended_at_ms;`` each (``None`` for none)."""
     if not attempts:
@@ -93,7 +97,7 @@ class TaskQueries(QueryBase):
         # The run's status by its id given as a parameter: a subquery of RETURNING that named the inserted
         # row's run_id would be correlated, and SQLite plans that as a scan of every run.
         row = await self._fetch_one(
-            record_task_sql(HELD_RUN) + " RETURNING (SELECT status FROM runs WHERE id = ?) AS run_status",
+            RECORD_TASK,
             [*record.values(now_ms), record.run_id, record.claim_token, namespace, record.run_id],
         )
         return None if row is None else str(row["run_status"])
