@@ -10,7 +10,6 @@ from typing import Any
 
 from aiki.server.engine.changes import Changes
 
-
 #: how many runs' latest records a notifier remembers
 RECENT_RUNS = 4096
 
