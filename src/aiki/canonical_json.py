@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import TypeAlias, cast
 
@@ -28,6 +28,15 @@ JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | 
 """A plain JSON tree: what :func:`to_jsonable` returns and the store keeps."""
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: names a value in an error: the name, or what makes it (called only when there is an error, so that the
+#: happy path formats nothing)
+Naming = str | Callable[[], str]
+
+
+def _named(what: Naming) -> str:
+    return what if isinstance(what, str) else what()
+
+
 #: integers strictly between minus this and this are written by ``str`` (far below any length limit)
 _SHORT_INT = 10**15
 
@@ -45,7 +54,7 @@ class _TooDeep(Exception):
     """The value nests deeper than :data:`MAX_VALUE_DEPTH` (raised before Python's own recursion limit)."""
 
 
-def to_jsonable(value: object, what: str) -> JSONValue:
+def to_jsonable(value: object, what: Naming) -> JSONValue:
     """Convert ``value`` to a plain JSON tree, or raise :class:`SerializationError` naming the bad part.
 
     Accepted: ``None``, ``bool``, ``int``, finite ``float``, ``str``, lists, tuples (become lists), dicts with
@@ -56,20 +65,21 @@ def to_jsonable(value: object, what: str) -> JSONValue:
 
     Args:
         value: what the user passed or returned.
-        what: names the value in the error, e.g. ``"input of task 'charge'"``.
+        what: names the value in the error, e.g. ``"input of task 'charge'"`` (or makes that name, called
+            only if there is an error).
     """
     try:
         plain = cast(JSONValue, value) if _is_plain(value, 1) else _convert(value, 1)
     except _Rejected as rejected:
         path = "value" + "".join(reversed(rejected.segments))
-        raise SerializationError(what, f"{path} {rejected.detail}") from None
+        raise SerializationError(_named(what), f"{path} {rejected.detail}") from None
     except (_TooDeep, RecursionError):
-        raise ValueLimitError(what, "depth", MAX_VALUE_DEPTH) from None
+        raise ValueLimitError(_named(what), "depth", MAX_VALUE_DEPTH) from None
     checked_dumps(plain, what)
     return plain
 
 
-def checked_dumps(value: JSONValue, what: str) -> str:
+def checked_dumps(value: JSONValue, what: Naming) -> str:
     """The storage text of ``value`` (:func:`dumps`) once it is within the limits of one recorded value.
 
     The server checks every value it receives this way, whichever transport brought it: nothing that could
@@ -83,13 +93,13 @@ def checked_dumps(value: JSONValue, what: str) -> str:
     if type(value) is int and -_SHORT_INT < value < _SHORT_INT:
         return str(value)  # the commonest small value: its text needs neither the encoder nor the checks
     if isinstance(value, dict | list) and _nests_too_deep(value):
-        raise ValueLimitError(what, "depth", MAX_VALUE_DEPTH)
+        raise ValueLimitError(_named(what), "depth", MAX_VALUE_DEPTH)
     text = dumps(value, what)
     # A character is at most 4 bytes of UTF-8: short texts need no encoding to be measured.
     if len(text) * 4 > MAX_VALUE_BYTES:
         size = len(text.encode("utf-8"))
         if size > MAX_VALUE_BYTES:
-            raise ValueLimitError(what, "size", MAX_VALUE_BYTES, size)
+            raise ValueLimitError(_named(what), "size", MAX_VALUE_BYTES, size)
     return text
 
 
@@ -268,16 +278,20 @@ def _format_number(number: float) -> str:
 
 def hash_input(value: JSONValue) -> str:
     """Lower-hex SHA-256 of the UTF-8 canonical text of ``{"input": value}``: a task or child's input hash."""
-    return hashlib.sha256(canonical_dumps({"input": value}).encode("utf-8")).hexdigest()
+    # An integer, the commonest input, needs no walk.
+    text = (
+        '{"input":' + int.__repr__(value) + "}" if type(value) is int else canonical_dumps({"input": value})
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def dumps(value: JSONValue, what: str = "stored value") -> str:
+def dumps(value: JSONValue, what: Naming = "stored value") -> str:
     """Compact storage text: no whitespace, non-ASCII kept, NaN refused, lone surrogates escaped."""
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (ValueError, TypeError) as error:
         # ValueError: NaN, or an integer of more digits than Python writes; TypeError: not JSON at all.
-        raise SerializationError(what, str(error)) from None
+        raise SerializationError(_named(what), str(error)) from None
     return _escape_lone_surrogates(text)
 
 

@@ -97,14 +97,13 @@ class RunState:
     def to_dict(self) -> dict[str, Any]:
         """JSON form: only the facts that are set (``output`` always, for ``completed``)."""
         data: dict[str, Any] = {"status": self.status.value}
-        for item in fields(self):
-            if item.name == "status":
-                continue
-            value = getattr(self, item.name)
-            if item.name == "previous" and value is not None:
-                data["previous"] = value.to_dict()
-            elif value is not None or (item.name == "output" and self.status is RunStatus.COMPLETED):
-                data[item.name] = value
+        completed = self.status is RunStatus.COMPLETED
+        for name in _STATE_FACTS:
+            value = getattr(self, name)
+            if value is not None or (completed and name == "output"):
+                data[name] = value
+        if self.previous is not None:
+            data["previous"] = self.previous.to_dict()
         return data
 
     @staticmethod
@@ -323,3 +322,7 @@ class ApiKey:
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
+
+
+#: the facts of a ``RunState`` that ``to_dict`` writes when set (in field order; ``previous`` is nested)
+_STATE_FACTS = tuple(item.name for item in fields(RunState) if item.name not in ("status", "previous"))

@@ -11,9 +11,10 @@ the field, or a :class:`ValueLimitError` naming the value and the limit.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from aiki.canonical_json import checked_dumps
+from aiki.canonical_json import Naming, checked_dumps
 from aiki.contract.fields import check_bounds
 from aiki.contract.limits import MAX_PAGE_SIZE
 from aiki.contract.messages import (
@@ -38,7 +39,7 @@ def check_count(value: int, field: str, minimum: int, maximum: int) -> int:
     return value
 
 
-def check_value(value: Any, what: str) -> str:
+def check_value(value: Any, what: Naming) -> str:
     """The storage text of a value (``checked_dumps``): ``ValueLimitError`` when it is over a limit."""
     return checked_dumps(value, what)
 
@@ -49,23 +50,32 @@ _VALID_OPTIONS: set[str] = set()
 _MAX_VALID_OPTIONS = 256
 
 
-def check_options(options: Mapping[str, Any], field: str = "options") -> None:
-    """Only the run options aiki knows, each in the shape a worker reads, within the value limits."""
+def check_options(options: Mapping[str, Any], field: str = "options") -> str:
+    """Only the run options aiki knows, each in the shape a worker reads, within the value limits; returns
+    their storage text."""
     text = check_value(options, field)
     if text in _VALID_OPTIONS:
-        return
+        return text
     check_run_options(options, field)
     if len(_VALID_OPTIONS) >= _MAX_VALID_OPTIONS:
         _VALID_OPTIONS.clear()
     _VALID_OPTIONS.add(text)
+    return text
 
 
-def check_start(request: StartRequest) -> StartRequest:
-    """A start's input and options within limits, its options known, its delay and time in range."""
+@dataclass(frozen=True, slots=True)
+class StartTexts:
+    """The storage texts of a start's input and options, as its checks made them (stored as they are)."""
+
+    input: str
+    options: str
+
+
+def check_start(request: StartRequest) -> StartTexts:
+    """A start's input and options within limits, its options known, its delay and time in range; returns
+    the storage texts of its input and options."""
     check_bounds(request)
-    check_value(request.input, "input of the run")
-    check_options(request.options)
-    return request
+    return StartTexts(check_value(request.input, "input of the run"), check_options(request.options))
 
 
 def check_task_write(write: TaskWrite) -> TaskWrite:
@@ -80,10 +90,13 @@ def check_task_write(write: TaskWrite) -> TaskWrite:
 
 def task_write_texts(write: TaskWrite) -> tuple[str, str | None, str | None]:
     """The storage texts of a task result's input, output (completed only) and error, each checked."""
-    what = f"task {write.address} #{write.occurrence} of run {write.run_id}"
-    input_text = check_value(write.input, f"input of {what}")
-    output_text = check_value(write.output, f"output of {what}") if write.status == "completed" else None
-    error_text = None if write.error is None else check_value(write.error, f"error of {what}")
+
+    def what(part: str) -> Naming:
+        return lambda: f"{part} of task {write.address} #{write.occurrence} of run {write.run_id}"
+
+    input_text = check_value(write.input, what("input"))
+    output_text = check_value(write.output, what("output")) if write.status == "completed" else None
+    error_text = None if write.error is None else check_value(write.error, what("error"))
     return input_text, output_text, error_text
 
 

@@ -32,14 +32,13 @@ def task_address(name: str, input: Any) -> str:
 async def run_task(execution: Execution, task: Task[Any, Any], raw_input: Any) -> Any:
     """What ``task.start`` does: see the module docstring."""
     execution.check_open()
-    what = f"input of task {task.name!r} in run {execution.run.id}"
     if task.schema.input is not None:
         try:
             raw_input = task.schema.input(raw_input)
         except SchemaValidationError as error:
             execution.closing = True
             raise FailRun(error) from error
-    input = to_jsonable(raw_input, what)
+    input = to_jsonable(raw_input, lambda: f"input of task {task.name!r} in run {execution.run.id}")
     address = task_address(task.name, input)
     manifest = execution.manifest
     if manifest.has_unconsumed():
@@ -102,7 +101,9 @@ async def _execute(
             try:
                 raw_output = await attempt.call(arguments)
                 output = _validated_output(execution, task, raw_output, replayed=False)
-                stored = to_jsonable(output, f"output of task {task.name!r} in run {execution.run.id}")
+                stored = to_jsonable(
+                    output, lambda: f"output of task {task.name!r} in run {execution.run.id}"
+                )
             except HandlerSignal as signal:
                 attempt.end(signal)
                 raise

@@ -64,7 +64,7 @@ class RunCommands:
 
     async def start(self, namespace: str, request: StartRequest) -> WorkflowRun:
         """Create a run, or return the one its reference id already names (same input)."""
-        check_start(request)
+        texts = check_start(request)
         # A plain start (no parent, no reference id) is one statement: one round trip on PostgreSQL.
         plain = request.parent is None and request.reference_id is None
         for attempt in range(START_ATTEMPTS):
@@ -72,7 +72,7 @@ class RunCommands:
                 async with self.core.write(single_statement=plain) as (connection, changes):
                     now_ms = self.core.clock.now_ms()
                     return await create_run(
-                        connection, changes, namespace, request, now_ms, self.core.settings
+                        connection, changes, namespace, request, now_ms, self.core.settings, texts
                     )
             except StartConflict:
                 # Two starts raced on one reference id (or one child address): the loser looks again.

@@ -3,6 +3,7 @@ parent at an address), a scheduled start. Used by the start command and by sched
 
 from __future__ import annotations
 
+from aiki.contract.checks import StartTexts
 from aiki.contract.messages import StartRequest
 from aiki.errors import NotFoundError, RevisionConflictError, WorkflowRunConflictError
 from aiki.ids import new_id
@@ -25,8 +26,11 @@ async def create_run(
     request: StartRequest,
     now_ms: int,
     settings: ServerSettings,
+    texts: StartTexts | None = None,
 ) -> WorkflowRun:
     """Create a run, or return the one its reference id (or its parent's address) already names.
+
+    ``texts``: the storage texts of the input and options, when the caller's checks made them.
 
     Raises ``StartConflict`` when a concurrent start took the reference id or the address first; the
     caller runs the start again, which then finds that run.
@@ -87,7 +91,8 @@ async def create_run(
         trace_context=request.trace_context,
     )
     due_at_ms = run.due_within_deadline(due_at_ms_of(run, state, now_ms, settings))
-    if not await connection.insert_run(run, due_at_ms):
+    input_text, options_text = (None, None) if texts is None else (texts.input, texts.options)
+    if not await connection.insert_run(run, due_at_ms, input_text=input_text, options_text=options_text):
         raise StartConflict()
     if parent is not None:
         await _link(connection, request, run.id, now_ms)

@@ -54,12 +54,19 @@ FINISH_UNLINKED = (
 
 
 class OneStatementQueries(ClaimQueries, TaskQueries):
-    async def insert_run(self, run: WorkflowRun, due_at_ms: int | None) -> bool:
+    async def insert_run(
+        self,
+        run: WorkflowRun,
+        due_at_ms: int | None,
+        *,
+        input_text: str | None = None,
+        options_text: str | None = None,
+    ) -> bool:
         state_text = dumps(run.state.to_dict())
         inserted = await self._execute(
             INSERT_RUN_LOGGED,
             [
-                *run_values(run, due_at_ms, state_text),
+                *run_values(run, due_at_ms, state_text, input_text, options_text),
                 run.revision,
                 run.attempts,
                 run.status.value,

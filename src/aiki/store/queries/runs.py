@@ -21,9 +21,16 @@ AWAITING_CHILD = residual("status = 'awaiting_child_workflow'")
 UNLINKED_RUNNING = residual("status = 'running' AND parent_run_id IS NULL AND reference_id IS NULL")
 
 
-def run_values(run: WorkflowRun, due_at_ms: int | None, state_text: str) -> list[Any]:
+def run_values(
+    run: WorkflowRun,
+    due_at_ms: int | None,
+    state_text: str,
+    input_text: str | None = None,
+    options_text: str | None = None,
+) -> list[Any]:
     """The column values of a new ``runs`` row, in the order of ``RUN_COLUMNS`` (``state_text``: its state's
-    storage text, which its first timeline row stores too)."""
+    storage text, which its first timeline row stores too; the input's and options' texts when the caller
+    has them already)."""
     return [
         run.id,
         run.namespace,
@@ -31,9 +38,9 @@ def run_values(run: WorkflowRun, due_at_ms: int | None, state_text: str) -> list
         run.version_id,
         run.status.value,
         state_text,
-        dumps(run.input),
+        dumps(run.input) if input_text is None else input_text,
         run.input_hash,
-        dumps(run.options),
+        dumps(run.options) if options_text is None else options_text,
         run.shard,
         run.reference_id,
         run.parent_run_id,
@@ -91,11 +98,19 @@ class RunQueries(QueryBase):
         )
         return None if row is None else run_from_row(row)
 
-    async def insert_run(self, run: WorkflowRun, due_at_ms: int | None) -> bool:
+    async def insert_run(
+        self,
+        run: WorkflowRun,
+        due_at_ms: int | None,
+        *,
+        input_text: str | None = None,
+        options_text: str | None = None,
+    ) -> bool:
         """Insert a new run and the first row of its timeline; False (nothing written) when another run took
-        its reference id first."""
+        its reference id first. ``input_text``, ``options_text``: the storage texts, if already made."""
         state_text = dumps(run.state.to_dict())
-        if await self._execute(INSERT_RUN, run_values(run, due_at_ms, state_text)) != 1:
+        values = run_values(run, due_at_ms, state_text, input_text, options_text)
+        if await self._execute(INSERT_RUN, values) != 1:
             return False
         await self._execute(
             INSERT_TRANSITION,

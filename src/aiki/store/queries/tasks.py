@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiki.store.queries.base import SAME_NAMESPACE, QueryBase, Row
 from aiki.types import TaskAttempt
@@ -53,9 +52,8 @@ def decode_attempt_times(text: str | None) -> list[TaskAttempt]:
     return attempts
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRecord:
-    """One task result to record (JSON columns already encoded)."""
+class TaskRecord(NamedTuple):
+    """One task result to record (JSON columns already encoded). A named tuple: one is made per checkpoint."""
 
     run_id: str
     claim_token: str
