@@ -50,6 +50,7 @@ HOT_METHODS = {
     "link_child",
     "claim_queued",
     "load_history",
+    "load_histories",
     "record_task",
     "update_run_state",
     "finish_unlinked_run",
@@ -102,7 +103,7 @@ def plans(monkeypatch: pytest.MonkeyPatch) -> Plans:
         rows = connection._raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
         collected.add(_store_method(), sql, sqlite_plan_problems(sql, rows))
 
-    for name in ("_execute", "_fetch_one", "_fetch_all"):
+    for name in ("_execute", "_fetch_one", "_fetch_all", "_cursor"):
         original = getattr(SqliteConnection, name)
 
         def explaining(

@@ -1,37 +1,63 @@
-"""A run's recorded history (tasks, sleeps, events, children, child waits), read in one query."""
+"""Runs' recorded histories (tasks, sleeps, events, children, child waits), read in one query."""
 
 from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Iterable, Sequence
 
 from aiki.canonical_json import loads
 from aiki.store.queries.base import QueryBase, Row
 from aiki.store.queries.tasks import decode_attempt_times
 from aiki.types import ChildEntry, ChildWaitEntry, EventEntry, RunHistory, SleepEntry, TaskEntry
 
-HISTORY_SQL = (
-    "SELECT 'task' AS kind, id, name, address, occurrence, status, attempts AS number, output AS data, error, "
-    "next_attempt_at_ms AS t1, CAST(NULL AS BIGINT) AS t2, CAST(NULL AS BIGINT) AS t3, attempt_times AS ref "
-    "FROM tasks WHERE run_id = ? AND status <> 'discarded' "
-    "UNION ALL SELECT 'sleep', id, name, NULL, occurrence, status, duration_ms, NULL, NULL, started_at_ms, "
-    "wake_at_ms, ended_at_ms, NULL FROM sleeps WHERE run_id = ? "
-    "UNION ALL SELECT 'event', id, name, NULL, NULL, status, NULL, data, NULL, NULL, NULL, NULL, reference_id "
-    "FROM events WHERE run_id = ? "
-    "UNION ALL SELECT 'child', id, NULL, address, occurrence, NULL, NULL, NULL, NULL, NULL, NULL, NULL, child_run_id "
-    "FROM child_runs WHERE parent_run_id = ? "
-    "UNION ALL SELECT 'wait', id, awaited_status, NULL, NULL, status, NULL, child_state, NULL, NULL, NULL, NULL, "
-    "child_run_id FROM child_waits WHERE parent_run_id = ? "
-    "ORDER BY kind, id"
-)
+#: the most runs one history read covers (a longer list is read in several)
+MAX_HISTORIES_PER_READ = 256
+
+
+@functools.lru_cache(maxsize=16)
+def histories_sql(count: int) -> str:
+    """The recorded entries of ``count`` runs (each id given five times, once per table), with the run each
+    belongs to as ``owner``, in record order per run. Callers pad their lists to a power of two, so that
+    few statement texts exist (each prepared once)."""
+    runs = "IN (" + ", ".join("?" for _ in range(count)) + ")"
+    return (
+        "SELECT run_id AS owner, 'task' AS kind, id, name, address, occurrence, status, attempts AS number, "
+        "output AS data, error, next_attempt_at_ms AS t1, CAST(NULL AS BIGINT) AS t2, "
+        f"CAST(NULL AS BIGINT) AS t3, attempt_times AS ref FROM tasks WHERE run_id {runs} "
+        "AND status <> 'discarded' "
+        "UNION ALL SELECT run_id, 'sleep', id, name, NULL, occurrence, status, duration_ms, NULL, NULL, "
+        f"started_at_ms, wake_at_ms, ended_at_ms, NULL FROM sleeps WHERE run_id {runs} "
+        "UNION ALL SELECT run_id, 'event', id, name, NULL, NULL, status, NULL, data, NULL, NULL, NULL, NULL, "
+        f"reference_id FROM events WHERE run_id {runs} "
+        "UNION ALL SELECT parent_run_id, 'child', id, NULL, address, occurrence, NULL, NULL, NULL, NULL, NULL, "
+        f"NULL, NULL, child_run_id FROM child_runs WHERE parent_run_id {runs} "
+        "UNION ALL SELECT parent_run_id, 'wait', id, awaited_status, NULL, NULL, status, NULL, child_state, NULL, "
+        f"NULL, NULL, NULL, child_run_id FROM child_waits WHERE parent_run_id {runs} "
+        "ORDER BY owner, kind, id"
+    )
 
 
 class HistoryQueries(QueryBase):
     async def load_history(self, run_id: str) -> RunHistory:
         """Everything a replay of ``run_id`` needs, in record order, read in one query (one round trip)."""
-        return history_from_rows(await self._fetch_all(HISTORY_SQL, (run_id,) * 5))
+        return (await self.load_histories([run_id]))[run_id]
+
+    async def load_histories(self, run_ids: Sequence[str]) -> dict[str, RunHistory]:
+        """The histories of several runs (a claim's), read in one query per ``MAX_HISTORIES_PER_READ`` runs."""
+        histories = {run_id: RunHistory() for run_id in run_ids}
+        for start in range(0, len(run_ids), MAX_HISTORIES_PER_READ):
+            batch = list(run_ids[start : start + MAX_HISTORIES_PER_READ])
+            size = 1 << (len(batch) - 1).bit_length()
+            batch += [batch[-1]] * (size - len(batch))
+            rows = await self._fetch_all(histories_sql(size), batch * 5)
+            for owner, owned in itertools.groupby(rows, key=lambda row: row["owner"]):
+                add_rows(histories[owner], owned)
+        return histories
 
 
-def history_from_rows(rows: list[Row]) -> RunHistory:
-    """The history the rows of ``HISTORY_SQL`` describe."""
-    history = RunHistory()
+def add_rows(history: RunHistory, rows: Iterable[Row]) -> None:
+    """Add the entries the rows of ``histories_sql`` describe to ``history`` (rows of one run, in order)."""
     for row in rows:
         kind = row["kind"]
         if kind == "task":
@@ -79,4 +105,3 @@ def history_from_rows(rows: list[Row]) -> RunHistory:
                     child_state=loads(row["data"]),  # type: ignore[arg-type]
                 )
             )
-    return history

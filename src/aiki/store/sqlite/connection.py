@@ -38,6 +38,10 @@ class SqliteConnection(Connection):
         row: Row | None = self._raw.execute(sql, params).fetchone()
         return row
 
+    def _cursor(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
+        """The statement, run, with its rows still to be read (stepped as they are)."""
+        return self._raw.execute(sql, params)
+
     async def _fetch_all(
         self, sql: str, params: Sequence[Any] = (), *, plan_each_time: bool = False
     ) -> list[Row]:
@@ -56,7 +60,7 @@ class SqliteConnection(Connection):
         # Open cursors hold their statements, so each branch has a text of its own (its number in a comment):
         # sqlite3 then keeps one prepared statement per branch in its cache instead of preparing anew.
         cursors = [
-            self._raw.execute(
+            self._cursor(
                 queue_branch_sql(RUN_COLUMNS, branch[2], f" /* queue {index} */"),
                 queue_branch_params(namespace, branch, limit),
             )
