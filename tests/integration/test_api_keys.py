@@ -3,6 +3,7 @@ namespace scopes everything it does, and another namespace's runs are invisible 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,6 +26,7 @@ from aiki import (
 )
 from aiki.contract import ClaimRequest, RunOutcome, TaskWrite
 from aiki.errors import ForbiddenError
+from aiki.server.commands import keys as keys_module
 from tests.transport_support import http_client, raw_http
 
 shared = workflow(name="shared")
@@ -139,6 +141,25 @@ async def test_once_a_key_exists_a_request_without_one_is_unauthorized(srv: Serv
         assert type(raised.value) is UnauthorizedError
     finally:
         await anonymous.close()
+
+
+async def test_a_key_another_process_creates_is_required_here_within_a_second(
+    srv: Server, db_url: str
+) -> None:
+    """Each request asks whether keys are required; while they are not, the answer is trusted for
+    ``KEYS_RECHECK_S`` (one second), so a key created elsewhere (another server on the database, or
+    `aiki keys create`) closes this server within that time."""
+    anonymous = http_client(srv)
+    elsewhere = server(db=database(db_url))
+    try:
+        await shared_v1.start(anonymous, 1)  # open: the answer "not required" is now trusted for a while
+        await elsewhere.keys.create("acme", "made by another process")
+        await asyncio.sleep(keys_module.KEYS_RECHECK_S + 0.1)
+        with pytest.raises(UnauthorizedError, match="requires an API key"):
+            await anonymous.list_runs()
+    finally:
+        await anonymous.close()
+        await elsewhere.close()
 
 
 async def test_an_unknown_key_is_unauthorized_with_a_401(srv: Server) -> None:

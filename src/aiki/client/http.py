@@ -7,6 +7,7 @@ backoff.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +37,14 @@ else:
     httpx = require("httpx", "http", "The HTTP client (client(url=...), HttpTransport)")
 
 T = TypeVar("T")
+
+#: requests of one client in flight at once, long polls (waits, claims) and the others counted apart;
+#: more wait here, in order. httpx's pool holds a connection for each (twice this), so it never queues a
+#: request itself: its queue costs a scan of every connection for every request, which a worker with
+#: hundreds of runs in flight would pay on each of its writes.
+IN_FLIGHT = 50
+#: idle connections kept open: httpcore checks each (a few system calls) whenever it hands out a connection
+KEPT_OPEN = 10
 
 
 class HttpTransport:
@@ -85,8 +94,11 @@ class HttpTransport:
             base_url=f"{self.url}{API_PREFIX}",
             headers=headers,
             timeout=httpx.Timeout(self.timeout_s),
+            limits=httpx.Limits(max_connections=2 * IN_FLIGHT, max_keepalive_connections=KEPT_OPEN),
             transport=http_transport,
         )
+        #: the gates of short requests (False) and long polls (True); see ``IN_FLIGHT``
+        self._gates = {False: asyncio.Semaphore(IN_FLIGHT), True: asyncio.Semaphore(IN_FLIGHT)}
 
     async def start_run(self, request: StartRequest) -> WorkflowRun:
         return _decode(WorkflowRun, await self._call("POST", "/runs", encode(request)))
@@ -301,14 +313,15 @@ class HttpTransport:
             # A long poll legitimately stays silent for wait_ms: the read timeout starts counting after it.
             timeout = httpx.Timeout(self.timeout_s, read=self.timeout_s + wait_ms / 1000)
         try:
-            response = await self._http.request(
-                method,
-                path,
-                content=content,
-                headers=headers,
-                params=params,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
+            async with self._gates[wait_ms is not None]:
+                response = await self._http.request(
+                    method,
+                    path,
+                    content=content,
+                    headers=headers,
+                    params=params,
+                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                )
         except httpx.TransportError as error:
             raise ServerUnreachableError(self.url, _network_failure(error)) from error
         namespace = response.headers.get(NAMESPACE_HEADER)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 
 from aiki.errors import InvalidOptionError, NotFoundError
 from aiki.ids import new_id
@@ -17,6 +18,9 @@ from aiki.server.engine.core import ServerCore
 from aiki.types import ApiKey
 
 DEFAULT_NAMESPACE = "default"
+#: while keys are not required, how long the server trusts that answer before asking the database again
+#: (each HTTP request asks it)
+KEYS_RECHECK_S = 1.0
 _NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -42,6 +46,8 @@ class KeyCommands:
         self.core = core
         #: keys, once required, stay required: no need to ask the database again
         self._required = False
+        #: while they are not, when the database was last asked (``time.monotonic``)
+        self._asked_at: float | None = None
 
     async def create(self, namespace: str, name: str) -> tuple[str, str]:
         """Create a key for ``namespace``; returns ``(key_id, secret)``. The secret cannot be shown again.
@@ -59,6 +65,7 @@ class KeyCommands:
         secret = f"aiki_{key.id}_{secrets.token_urlsafe(32)}"
         async with self.core.write() as (connection, _changes):
             await connection.insert_key(key, hash_secret(secret))
+        self._required = True
         return key.id, secret
 
     async def list(self, namespace: str | None = None) -> list[ApiKey]:
@@ -86,9 +93,15 @@ class KeyCommands:
         auth = self.core.settings.auth
         if auth is not None:
             return auth == "keys"
-        if not self._required:
+        if self._required:
+            return True
+        now = time.monotonic()
+        if self._asked_at is None or now - self._asked_at >= KEYS_RECHECK_S:
+            # A key created through another process (or `aiki keys create` on the database) is seen within
+            # KEYS_RECHECK_S; one created through this server at once (``create``).
             async with self.core.read() as connection:
                 self._required = await connection.keys_required()
+            self._asked_at = now
         return self._required
 
     async def describe_mode(self) -> str:
