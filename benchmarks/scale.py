@@ -18,7 +18,7 @@ sleep), both by the wall clock of the process that ran them (one machine, one cl
 
 Per cell it also prints what the database did: transactions committed and rolled back (a claim that
 lost a race shows up as a rollback; claims skip locked rows, so there should be none), and the CPU time of
-all PostgreSQL processes against the time this machine's cores had (``pg cpu``, in cores).
+the worker processes, the server process (``http``) and all PostgreSQL processes during W1, in cores.
 """
 
 from __future__ import annotations
@@ -139,6 +139,16 @@ def postgres_cpu_s() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` used so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            parts = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def database_counters(admin_url: str) -> tuple[int, int, int]:
     """(transactions committed, rolled back, deadlocks) of the benchmark database so far."""
     with psycopg.connect(admin_url, autocommit=True) as connection:
@@ -202,7 +212,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @asynccontextmanager
 async def cluster(mode: str, processes: int, db_url: str, logs: Path) -> Any:
-    """The worker processes (and, for ``http``, the server they share); yields the driver's client."""
+    """The worker processes (and, for ``http``, the server they share); yields the driver's client and the
+    process ids of the server (if any) and the workers."""
     started: list[subprocess.Popen[bytes]] = []
     srv = None
     try:
@@ -226,7 +237,11 @@ async def cluster(mode: str, processes: int, db_url: str, logs: Path) -> Any:
         else:
             srv = aiki.server(db=aiki.database(db_url))
             client = aiki.client(server=srv)
-        yield client
+        pids = {
+            "server": [started[0].pid] if http_url else [],
+            "workers": [p.pid for p in started[1 if http_url else 0 :]],
+        }
+        yield client, pids
     finally:
         if srv is not None:
             await srv.close()
@@ -250,7 +265,9 @@ async def run_w4(client: Any, runs: int, sleep_ms: int) -> dict[str, float]:
     )
     outcomes = await asyncio.gather(*(handle.wait_for_status("completed") for handle in handles))
     lateness = sorted(
-        outcome.state.output[1] - outcome.state.output[0] - sleep_ms for outcome in outcomes if outcome.success
+        outcome.state.output[1] - outcome.state.output[0] - sleep_ms
+        for outcome in outcomes
+        if outcome.success
     )
     if len(lateness) != runs:
         raise AssertionError("a W4 run did not complete")
@@ -268,14 +285,18 @@ async def measure(args: argparse.Namespace, mode: str, processes: int, logs: Pat
     await migrating.close()
     cell_logs = logs / f"{mode}-{processes}"
     cell_logs.mkdir(parents=True, exist_ok=True)
-    async with cluster(mode, processes, db_url, cell_logs) as client:
+    async with cluster(mode, processes, db_url, cell_logs) as (client, pids):
         await run_w1(client, 50)  # warm-up: connections, prepared statements
         # PostgreSQL publishes a backend's counters at most once a second: let them settle first.
         await asyncio.sleep(STATS_DELAY_S)
         commits0, rollbacks0, deadlocks0 = database_counters(args.postgres)
-        cpu0, wall0 = postgres_cpu_s(), time.monotonic()
+
+        def others() -> dict[str, float]:
+            return {role: sum(process_cpu_s(pid) for pid in ids) for role, ids in pids.items()}
+
+        cpu0, others0, wall0 = postgres_cpu_s(), others(), time.monotonic()
         w1_result = await run_w1(client, args.runs)
-        cpu1, wall1 = postgres_cpu_s(), time.monotonic()
+        cpu1, others1, wall1 = postgres_cpu_s(), others(), time.monotonic()
         await asyncio.sleep(STATS_DELAY_S)
         commits1, rollbacks1, deadlocks1 = database_counters(args.postgres)
         w4_result = await run_w4(client, args.w4_runs, args.w4_seconds * 1000)
@@ -288,6 +309,8 @@ async def measure(args: argparse.Namespace, mode: str, processes: int, logs: Pat
         "rollbacks": rollbacks1 - rollbacks0,
         "deadlocks": deadlocks1 - deadlocks0,
         "pg_cores": (cpu1 - cpu0) / (wall1 - wall0),
+        "server_cores": (others1["server"] - others0["server"]) / (wall1 - wall0),
+        "worker_cores": (others1["workers"] - others0["workers"]) / (wall1 - wall0),
     }
 
 
@@ -296,33 +319,34 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         f"\nPostgreSQL scale-out, {os.cpu_count()} CPUs; W1 {args.runs} runs, W4 {args.w4_runs} runs sleeping "
         f"{args.w4_seconds} s; worker concurrency {WORKER_CONCURRENCY} per process\n"
     )
-    print("| mode | processes | W1 runs/s | W4 lateness p50 / p95 ms | commits/run | rollbacks | pg cpu (cores) |")
+    print(
+        "| mode | processes | W1 runs/s | W4 lateness p50 / p95 ms | commits/run | rollbacks | CPU in cores "
+        "(workers / server / PostgreSQL) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for cell in results:
         print(
             f"| {cell['mode']} | {cell['processes']} | {cell['runs_per_s']:,.0f} | "
             f"{cell['lateness_p50_ms']:.0f} / {cell['lateness_p95_ms']:.0f} | {cell['commits_per_run']:.1f} | "
-            f"{cell['rollbacks']} (deadlocks {cell['deadlocks']}) | {cell['pg_cores']:.2f} |"
+            f"{cell['rollbacks']} (deadlocks {cell['deadlocks']}) | {cell['worker_cores']:.2f} / "
+            f"{cell['server_cores']:.2f} / {cell['pg_cores']:.2f} |"
         )
 
 
-async def drive(args: argparse.Namespace) -> None:
+async def drive(args: argparse.Namespace) -> list[dict[str, Any]]:
     logs = Path(args.logs)
     results = []
     for mode in args.modes.split(","):
         for processes in [int(count) for count in args.processes.split(",")]:
             print(f"{mode}, {processes} process(es) ...", flush=True)
             results.append(await measure(args, mode, processes, logs))
-    print_table(results, args)
-    if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2))
-        print(f"\nresults: {args.out}")
-    with psycopg.connect(args.postgres, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--role", choices=["driver", "worker"], default="driver")
     parser.add_argument("--processes", default="1,2,4", help="worker process counts to measure")
     parser.add_argument("--modes", default="embedded,http", help="embedded, http or both")
@@ -340,7 +364,13 @@ def main() -> None:
     if args.role == "worker":
         asyncio.run(serve_worker(args))
     else:
-        asyncio.run(drive(args))
+        results = asyncio.run(drive(args))
+        print_table(results, args)
+        if args.out:
+            Path(args.out).write_text(json.dumps(results, indent=2))
+            print(f"\nresults: {args.out}")
+        with psycopg.connect(args.postgres, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 if __name__ == "__main__":
