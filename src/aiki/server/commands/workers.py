@@ -90,12 +90,12 @@ class WorkerCommands:
             for item in claimed:
                 # The claim expiry is the run's own deadline, far ahead: the timer loop need not wake for it.
                 changes.moved(item.run, None)
-        # The histories of the claimed runs that have one, in one read: a burst of wake-ups is resumed
-        # without a round trip per run.
-        with_history = [item.run.id for item in claimed if item.has_history]
-        histories: dict[str, RunHistory] = {}
-        if with_history:
-            async with self.core.read() as connection:
+            # The histories of the claimed runs that have one, in one read on the same connection (after
+            # the claim's statement, which PostgreSQL has committed by then): a burst of wake-ups is
+            # resumed without a round trip per run, and a lone wake-up without a second transaction.
+            with_history = [item.run.id for item in claimed if item.has_history]
+            histories: dict[str, RunHistory] = {}
+            if with_history:
                 histories = await connection.load_histories(with_history)
         return [ClaimedRun(item.run, histories.get(item.run.id) or RunHistory(), token) for item in claimed]
 

@@ -74,9 +74,10 @@ class ServerCore:
     async def write(self, *, single_statement: bool = False) -> AsyncIterator[tuple[Connection, Changes]]:
         """A write transaction; what it changed is published to waiters once it commits.
 
-        ``single_statement``: the block calls exactly one store method that is one statement on every
-        backend that can do it so (the claim, the checkpoint, the finish): a backend may then send it without
-        BEGIN and COMMIT (one round trip on PostgreSQL).
+        ``single_statement``: the block calls exactly one store method that writes, and it is one statement
+        on every backend that can do it so (the claim, the checkpoint, the finish): a backend may then send
+        it without BEGIN and COMMIT (one round trip on PostgreSQL). Reads may follow it in the block (they
+        see it committed).
         """
         await self.ensure_open()
         changes = Changes()

@@ -102,6 +102,10 @@ class Runtime:
                 async with self.core.write() as (connection, changes):
                     fired = await source.fire_due(connection, changes, self.core.clock.now_ms(), limit)
                 total += fired
+                if fired:
+                    # Let the workers this woke claim their runs before the loop reads on (on SQLite its
+                    # statements never suspend, so nothing else would run until it sleeps again).
+                    await asyncio.sleep(0)
                 if fired < limit:
                     break
         return total
