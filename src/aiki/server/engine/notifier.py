@@ -65,6 +65,9 @@ class Notifier:
 
     def _remember(self, run_id: str, run: Any) -> None:
         recent = self._recent
+        known = recent.get(run_id)
+        if known is not None and known.revision > run.revision:
+            return  # two commits of one batch published out of order: keep the newer
         recent[run_id] = run
         recent.move_to_end(run_id)
         if len(recent) > RECENT_RUNS:
