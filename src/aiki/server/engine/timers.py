@@ -44,7 +44,13 @@ class RunDeadlines:
 
     async def fire_due(self, connection: Connection, changes: Changes, now_ms: int, limit: int) -> int:
         """Handle up to ``limit`` runs whose deadline has come; returns how many were handled."""
-        runs = await connection.due_runs(now_ms, limit)
+        # Equal due times come back in any order (the index holds only the time). Older runs first: a parent
+        # is older than its children, so when both pass one deadline the parent's fires first and cancels
+        # them, rather than a child's failure waking the parent.
+        runs = sorted(
+            await connection.due_runs(now_ms, limit),
+            key=lambda due: (due[0], due[1].created_at_ms, due[1].id),
+        )
         for due_at_ms, run in runs:
             changes.lateness_ms.append(now_ms - due_at_ms)
             if run.id in changes.runs:
