@@ -10,25 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from aiki import Server, database, server
+from aiki import Server
 from aiki.contract.limits import MAX_BODY_BYTES, MAX_DURATION_MS
+from tests.http_api_support import http, srv
 from tests.transport_support import raw_http
+
+__all__ = ["http", "srv"]  # fixtures
 
 START = {"name": "idle", "version_id": "1.0.0", "input": 1, "input_hash": "h", "options": {}}
 CLAIM = {"worker_id": "w", "workflows": [["idle", "1.0.0"]], "shards": None, "limit": 1}
-
-
-@pytest.fixture
-async def srv(db_url: str) -> AsyncIterator[Server]:
-    instance = server(db=database(db_url))
-    yield instance
-    await instance.close()
-
-
-@pytest.fixture
-async def http(srv: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with raw_http(srv) as caller:
-        yield caller
 
 
 def error_of(response: httpx.Response, status_code: int) -> dict[str, Any]:
