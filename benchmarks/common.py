@@ -185,6 +185,16 @@ def write_result(path: str, result: dict[str, Any] | list[dict[str, Any]]) -> No
     Path(path).write_text(json.dumps(result, indent=2, sort_keys=True))
 
 
+def fresh_database(admin_url: str, name: str) -> str:
+    """Drop and create the PostgreSQL database ``name`` on the server of ``admin_url``; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
 def sqlite_path(url: str) -> str:
     """The file path of a ``sqlite:///`` URL (``sqlite:////abs`` gives ``/abs``)."""
     prefix = "sqlite:///"

@@ -149,11 +149,13 @@ class SeriesInsert:
 class History:
     """SQL for the prefilled history of ``runs`` runs ending at ``now_ms``; ``i`` is a run's index."""
 
-    def __init__(self, dialect: Dialect, runs: int, now_ms: int) -> None:
+    def __init__(self, dialect: Dialect, runs: int, now_ms: int, expired: bool = False) -> None:
         self.d = dialect
         self.runs = runs
         self.now_ms = now_ms
         self.start_ms = now_ms - HISTORY_MS
+        #: every run's retention deadline is its finish (all are due at once: ``benchmarks/purge.py``)
+        self.expired = expired
 
     # -- per-run values, as SQL expressions of i -------------------------------------------------------
     def created(self, i: str) -> str:
@@ -312,7 +314,7 @@ class History:
             statements["sleeps"] = self.sleeps_insert
         if self.runs >= EVENT_EVERY:
             statements["events"] = self.events_insert
-        statements["runs"] = lambda: self.runs_insert(self.due_shift_ms())
+        statements["runs"] = lambda: self.runs_insert(-RETENTION_MS if self.expired else self.due_shift_ms())
         return statements
 
 
@@ -450,13 +452,14 @@ def sqlite_fill(
         report.seconds[table] = round(time.perf_counter() - started, 2)
 
 
-def prefill_sqlite(path: str, runs: int) -> FillReport:
-    """Write a history of ``runs`` finished runs into the SQLite file at ``path``; refresh its statistics."""
+def prefill_sqlite(path: str, runs: int, expired: bool = False) -> FillReport:
+    """Write a history of ``runs`` finished runs into the SQLite file at ``path``; refresh its statistics.
+    ``expired``: each run's retention deadline is its finish (see ``History``)."""
     report = FillReport(runs)
     started = time.perf_counter()
     connection = sqlite_connect(path)
     try:
-        sqlite_fill(connection, History(SQLITE, runs, now_ms()).inserts(), report)
+        sqlite_fill(connection, History(SQLITE, runs, now_ms(), expired).inserts(), report)
         analyzed = time.perf_counter()
         connection.execute("ANALYZE")
         checkpoint_wal(connection)
@@ -484,7 +487,7 @@ def backlog_sqlite(path: str, backlog: Backlog) -> FillReport:
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------------------
-def prefill_postgres(url: str, runs: int) -> FillReport:
+def prefill_postgres(url: str, runs: int, expired: bool = False) -> FillReport:
     """Write a history of ``runs`` finished runs into the PostgreSQL database at ``url``; then VACUUM ANALYZE.
 
     VACUUM as well as ANALYZE: after millions of inserts autovacuum would otherwise start vacuuming these
@@ -495,7 +498,7 @@ def prefill_postgres(url: str, runs: int) -> FillReport:
     report = FillReport(runs)
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as connection:
-        for table, make in History(POSTGRES, runs, now_ms()).inserts().items():
+        for table, make in History(POSTGRES, runs, now_ms(), expired).inserts().items():
             table_started = time.perf_counter()
             spec = make()
             report.rows[table] = connection.execute(spec.sql(POSTGRES, 0, spec.count)).rowcount
@@ -538,13 +541,14 @@ def backlog_outcomes(backend: str, url: str, backlog: Backlog) -> list[tuple[str
 
 
 # -- either backend ----------------------------------------------------------------------------------------
-def prefill(backend: str, url: str, runs: int) -> FillReport:
-    """Prefill the (already migrated) database at ``url`` with ``runs`` finished runs."""
+def prefill(backend: str, url: str, runs: int, expired: bool = False) -> FillReport:
+    """Prefill the (already migrated) database at ``url`` with ``runs`` finished runs (``expired``: all of
+    them due for deletion as soon as the engine starts)."""
     if backend == "sqlite":
         from common import sqlite_path
 
-        return prefill_sqlite(sqlite_path(url), runs)
-    return prefill_postgres(url, runs)
+        return prefill_sqlite(sqlite_path(url), runs, expired)
+    return prefill_postgres(url, runs, expired)
 
 
 def dialect_for(backend: str) -> Dialect:

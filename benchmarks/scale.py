@@ -42,6 +42,8 @@ import psycopg
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "src"))
 
+from common import fresh_database  # noqa: E402
+
 import aiki  # noqa: E402
 
 DATABASE = "aiki_scale"
@@ -160,13 +162,6 @@ def database_counters(admin_url: str) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def fresh_database(admin_url: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
-    return admin_url.rsplit("/", 1)[0] + "/" + DATABASE
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -278,7 +273,7 @@ async def run_w4(client: Any, runs: int, sleep_ms: int) -> dict[str, float]:
 
 
 async def measure(args: argparse.Namespace, mode: str, processes: int, logs: Path) -> dict[str, Any]:
-    db_url = fresh_database(args.postgres)
+    db_url = fresh_database(args.postgres, DATABASE)
     # Create the schema before any process races to.
     migrating = aiki.server(db=aiki.database(db_url))
     await migrating.runtime.start()

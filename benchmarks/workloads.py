@@ -139,12 +139,13 @@ async def run_w4(
     }
 
 
-def backlog_figures(started_ms: int, finished_ms: Sequence[int]) -> dict[str, float]:
+def backlog_figures(started_ms: int, finished_ms: Sequence[int]) -> dict[str, Any]:
     """W5: drain rates from the completion times (ms) of a backlog's runs, the worker started at ``started_ms``.
 
     Overall: all runs over the time from the worker's start to the last completion. First and last tenth:
     a tenth of the runs over the time their completions span (from the completion before them), so that
-    neither includes the worker's start-up; last / first below 1 means draining slowed down.
+    neither includes the worker's start-up; last / first below 1 means draining slowed down. ``tenths``: the
+    rate of every tenth, in order, to tell a drain that slows as it goes from one that settles after a start.
     """
     ordered = sorted(finished_ms)
     count = len(ordered)
@@ -162,6 +163,15 @@ def backlog_figures(started_ms: int, finished_ms: Sequence[int]) -> dict[str, fl
         "first_completion_ms": ordered[0] - started_ms,
         "drain_s": (ordered[-1] - started_ms) / 1e3,
         "runs": count,
+        "tenths_runs_per_s": [
+            round(
+                tenth
+                / max(1, ordered[min(count - 1, (n + 1) * tenth)] - ordered[max(0, n * tenth - 1)])
+                * 1e3,
+                1,
+            )
+            for n in range(10)
+        ],
     }
 
 

@@ -136,6 +136,62 @@ async def test_a_parent_keeps_its_children_until_the_whole_tree_is_past_retentio
             await handle.refresh()
 
 
+async def test_one_batch_deletes_every_expired_tree_and_keeps_each_tree_with_a_run_going(
+    env_kept_an_hour: Env,
+) -> None:
+    env = env_kept_an_hour
+    await env.start_worker(kept_v1, parent_v1, lingering_child_v1)
+    singles = [await kept_v1.start(env.client, n) for n in range(5)]
+    parents = [await parent_v1.start(env.client, f"tree {n}") for n in range(3)]
+    children = []
+    for handle in [*singles, *parents]:
+        done = await handle.wait_for_status("completed", timeout={"seconds": 15})
+        assert done.success and done.state is not None
+        if handle in parents:
+            children.append(await lingering_child_v1.get_handle(env.client, done.state.output))
+    for child in children:
+        await until(child, RunStatus.SLEEPING)
+
+    # Past the hour: the five single runs go, in one batch; each tree stays, its child still sleeping.
+    clock_of(env).advance(2 * HOUR_MS)
+    await env.server.runtime.tick()
+    for handle in singles:
+        with pytest.raises(NotFoundError):
+            await handle.refresh()
+    for handle in [*parents, *children]:
+        await handle.refresh()
+
+    # The children finish; an hour later the three trees go together.
+    clock_of(env).advance(HOUR_MS)
+    await env.server.runtime.tick()
+    for child in children:
+        assert (await child.wait_for_status("completed", timeout={"seconds": 15})).success
+    clock_of(env).advance(HOUR_MS + 1)
+    await env.server.runtime.tick()
+    await env.server.runtime.tick()
+    for handle in [*parents, *children]:
+        with pytest.raises(NotFoundError):
+            await handle.refresh()
+
+
+async def test_purge_keeps_a_tree_whose_child_has_not_finished(env: Env) -> None:
+    await env.start_worker(kept_v1, parent_v1, lingering_child_v1)
+    parent = await parent_v1.start(env.client, "tree")
+    done = await parent.wait_for_status("completed", timeout={"seconds": 15})
+    assert done.state is not None
+    child = await lingering_child_v1.get_handle(env.client, done.state.output)
+    await until(child, RunStatus.SLEEPING)
+    single = await kept_v1.start(env.client, "alone")
+    assert (await single.wait_for_status("completed", timeout={"seconds": 15})).success
+
+    assert await env.client.purge_runs(before=env.server.clock.now_ms() + 1) == 1
+
+    with pytest.raises(NotFoundError):
+        await single.refresh()
+    assert (await parent.refresh()).status is RunStatus.COMPLETED
+    assert (await child.refresh()).status is RunStatus.SLEEPING
+
+
 async def test_purge_deletes_runs_finished_before_a_time_of_the_statuses_asked(env: Env) -> None:
     await env.start_worker(kept_v1)
     done = await kept_v1.start(env.client, 1)

@@ -35,12 +35,12 @@ class PurgeCommands:
                     rows = await connection.finished_runs_created_before(
                         namespace, status.value, before_ms, after, PURGE_BATCH
                     )
-                    for run_id, _created_at_ms, updated_at_ms, parent_run_id in rows:
-                        if updated_at_ms >= before_ms:
-                            continue
-                        if parent_run_id is not None and await connection.run_exists(parent_run_id):
-                            continue
-                        deleted += await purge_finished_before(connection, run_id, before_ms)
+                    finished = [row for row in rows if row[2] < before_ms]
+                    parents = [row[3] for row in finished if row[3] is not None]
+                    kept_parents = await connection.existing_runs(parents) if parents else set()
+                    roots = [run_id for run_id, _c, _u, parent in finished if parent not in kept_parents]
+                    if roots:
+                        deleted += await purge_finished_before(connection, roots, before_ms)
                 if len(rows) < PURGE_BATCH:
                     break
                 after = (rows[-1][1], rows[-1][0])

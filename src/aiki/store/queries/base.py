@@ -25,6 +25,27 @@ def residual(condition: str) -> str:
 SAME_NAMESPACE = residual("namespace = ?")
 
 
+#: the most ids one statement names (a longer list is sent in several statements)
+MAX_IDS_PER_STATEMENT = 256
+
+
+def padded_batches(ids: Sequence[str]) -> list[list[str]]:
+    """``ids`` without repeats, cut into lists of at most ``MAX_IDS_PER_STATEMENT``, each padded to a power
+    of two by repeating its last id, so that few statement texts exist (each prepared once)."""
+    unique = list(dict.fromkeys(ids))
+    batches = []
+    for start in range(0, len(unique), MAX_IDS_PER_STATEMENT):
+        batch = unique[start : start + MAX_IDS_PER_STATEMENT]
+        size = 1 << (len(batch) - 1).bit_length()
+        batches.append(batch + [batch[-1]] * (size - len(batch)))
+    return batches
+
+
+def marks(count: int) -> str:
+    """``?, ?, ...``: ``count`` placeholders, for an ``IN`` list."""
+    return ", ".join("?" for _ in range(count))
+
+
 class QueryBase:
     """The driver surface every query module uses. Nothing outside ``aiki.store`` calls these."""
 

@@ -7,12 +7,9 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 from aiki.canonical_json import loads
-from aiki.store.queries.base import QueryBase, Row
+from aiki.store.queries.base import QueryBase, Row, padded_batches
 from aiki.store.queries.tasks import decode_attempt_times
 from aiki.types import ChildEntry, ChildWaitEntry, EventEntry, RunHistory, SleepEntry, TaskEntry
-
-#: the most runs one history read covers (a longer list is read in several)
-MAX_HISTORIES_PER_READ = 256
 
 
 @functools.lru_cache(maxsize=16)
@@ -44,13 +41,10 @@ class HistoryQueries(QueryBase):
         return (await self.load_histories([run_id]))[run_id]
 
     async def load_histories(self, run_ids: Sequence[str]) -> dict[str, RunHistory]:
-        """The histories of several runs (a claim's), read in one query per ``MAX_HISTORIES_PER_READ`` runs."""
+        """The histories of several runs (a claim's), read in one query per ``MAX_IDS_PER_STATEMENT`` runs."""
         histories = {run_id: RunHistory() for run_id in run_ids}
-        for start in range(0, len(run_ids), MAX_HISTORIES_PER_READ):
-            batch = list(run_ids[start : start + MAX_HISTORIES_PER_READ])
-            size = 1 << (len(batch) - 1).bit_length()
-            batch += [batch[-1]] * (size - len(batch))
-            rows = await self._fetch_all(histories_sql(size), batch * 5)
+        for batch in padded_batches(run_ids):
+            rows = await self._fetch_all(histories_sql(len(batch)), batch * 5)
             for owner, owned in itertools.groupby(rows, key=lambda row: row["owner"]):
                 add_rows(histories[owner], owned)
         return histories

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiki.store.queries.base import QueryBase, Row
+from aiki.store.queries.base import QueryBase, Row, marks, padded_batches
 
 #: the tables that hold rows of a run, and the column that names it
 RUN_TABLES = (
@@ -41,35 +41,56 @@ class RetentionQueries(QueryBase):
     async def set_due(self, run_id: str, due_at_ms: int | None) -> None:
         await self._execute("UPDATE runs SET due_at_ms = ? WHERE id = ?", (due_at_ms, run_id))
 
-    async def run_exists(self, run_id: str) -> bool:
-        return await self._fetch_one("SELECT 1 AS found FROM runs WHERE id = ?", (run_id,)) is not None
+    async def existing_runs(self, run_ids: Sequence[str]) -> set[str]:
+        """Which of ``run_ids`` still exist (primary-key reads)."""
+        found: set[str] = set()
+        for batch in padded_batches(run_ids):
+            rows = await self._fetch_all(f"SELECT id FROM runs WHERE id IN ({marks(len(batch))})", batch)
+            found.update(str(row["id"]) for row in rows)
+        return found
 
-    async def run_tree(self, run_id: str) -> list[TreeNode]:
-        """The run and every run it created, at any depth, root first: one primary-key read, then one
-        ``runs_by_parent`` read per generation."""
-        root = await self._fetch_one(f"SELECT {TREE_COLUMNS} FROM runs WHERE id = ?", (run_id,))
-        if root is None:
-            return []
-        tree = [_node(root)]
-        generation = [run_id]
-        while generation:
-            marks = ", ".join("?" for _ in generation)
+    async def run_trees(self, root_ids: Sequence[str]) -> dict[str, list[TreeNode]]:
+        """Each existing root's tree: the run and every run it created, at any depth, root first. One
+        primary-key read of the roots, then one ``runs_by_parent`` read per generation, for all trees."""
+        trees: dict[str, list[TreeNode]] = {}
+        root_of: dict[str, str] = {}
+        for batch in padded_batches(root_ids):
             rows = await self._fetch_all(
-                f"SELECT {TREE_COLUMNS} FROM runs WHERE parent_run_id IN ({marks})", generation
+                f"SELECT {TREE_COLUMNS} FROM runs WHERE id IN ({marks(len(batch))})", batch
             )
-            children = [_node(row) for row in rows]
-            tree += children
-            generation = [child.id for child in children]
-        return tree
+            for row in rows:
+                node = _node(row)
+                if node.id not in trees:
+                    trees[node.id] = [node]
+                    root_of[node.id] = node.id
+        generation = list(trees)
+        while generation:
+            children: list[str] = []
+            for batch in padded_batches(generation):
+                rows = await self._fetch_all(
+                    f"SELECT {TREE_COLUMNS}, parent_run_id FROM runs WHERE parent_run_id IN ({marks(len(batch))})",
+                    batch,
+                )
+                for row in rows:
+                    node = _node(row)
+                    if node.id in root_of:
+                        continue  # a padded list names a parent twice: its children come back twice
+                    root = root_of[str(row["parent_run_id"])]
+                    root_of[node.id] = root
+                    trees[root].append(node)
+                    children.append(node.id)
+            generation = children
+        return trees
 
     async def delete_runs(self, run_ids: Sequence[str]) -> int:
         """Delete the runs and every row recorded of them; returns how many runs were deleted."""
-        if not run_ids:
-            return 0
-        marks = ", ".join("?" for _ in run_ids)
-        for table, column in RUN_TABLES:
-            await self._execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", list(run_ids))
-        return await self._execute(f"DELETE FROM runs WHERE id IN ({marks})", list(run_ids))
+        deleted = 0
+        for batch in padded_batches(run_ids):
+            ids = marks(len(batch))
+            for table, column in RUN_TABLES:
+                await self._execute(f"DELETE FROM {table} WHERE {column} IN ({ids})", batch)
+            deleted += await self._execute(f"DELETE FROM runs WHERE id IN ({ids})", batch)
+        return deleted
 
     async def finished_runs_created_before(
         self,
