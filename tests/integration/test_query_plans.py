@@ -67,6 +67,8 @@ HOT_METHODS = {
     "claim_held",
     "due_runs",
     "next_run_deadline",
+    "expired_runs",
+    "next_expiry",
     "due_schedules",
     "next_schedule_deadline",
     "run_trees",

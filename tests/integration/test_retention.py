@@ -192,6 +192,42 @@ async def test_purge_keeps_a_tree_whose_child_has_not_finished(env: Env) -> None
     assert (await child.refresh()).status is RunStatus.SLEEPING
 
 
+async def test_expired_runs_go_in_paced_batches_after_every_due_timer(db_url: str) -> None:
+    clock = FakeClock()
+    srv = server(
+        db=database(db_url),
+        clock=clock,
+        opts={"retention": HOUR_MS, "timer_batch_size": 10, "poll_interval_ms": 200},
+    )
+    env = Env(srv, client(server=srv), clock)
+    try:
+        await env.start_worker(kept_v1, lingering_child_v1)
+        finished = [await kept_v1.start(env.client, n) for n in range(25)]
+        for handle in finished:
+            assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).success
+        sleeper = await lingering_child_v1.start(env.client, "wake me")
+        await until(sleeper, RunStatus.SLEEPING)
+
+        # Three hours on: 25 runs are past retention and the sleeper is due. The tick wakes the sleeper
+        # first, then deletes one batch of expired runs, and pauses the deletions.
+        clock.advance(3 * HOUR_MS)
+        await srv.runtime.tick()
+        assert (await sleeper.wait_for_status("completed", timeout={"seconds": 15})).success
+        assert await env.client.count_runs(workflow="kept") == 15
+        await srv.runtime.tick()
+        assert await env.client.count_runs(workflow="kept") == 15
+
+        # After the pause, one batch per tick again.
+        clock.advance(60_000)
+        await srv.runtime.tick()
+        assert await env.client.count_runs(workflow="kept") == 5
+        clock.advance(60_000)
+        await srv.runtime.tick()
+        assert await env.client.count_runs(workflow="kept") == 0
+    finally:
+        await env.close()
+
+
 async def test_purge_deletes_runs_finished_before_a_time_of_the_statuses_asked(env: Env) -> None:
     await env.start_worker(kept_v1)
     done = await kept_v1.start(env.client, 1)

@@ -1,15 +1,17 @@
 """Retention: a finished run is deleted, with everything recorded of it, once its retention has passed.
 
-A finished run's deadline (``due_at_ms``) is the end of its retention, so the one deadline loop purges
-runs as it fires every other timer, in its small batches (the runs of a batch are deleted together, a few
-statements for the whole batch). A run goes with its tree: the children it created
-go with their parent, once every run of the tree has finished and is past its own retention.
+A finished run's deadline (``due_at_ms``) is the end of its retention, kept in its own index
+(``runs_expiring``): the deadline loop fires every due timer first, then deletes expired runs in small,
+paced batches (the runs of a batch are deleted together, a few statements for the whole batch). A run goes
+with its tree: the children it created go with their parent, once every run of the tree has finished and is
+past its own retention.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from aiki.server.engine.changes import Changes
 from aiki.server.engine.settings import ServerSettings
 from aiki.store.connection import Connection
 from aiki.store.queries.retention import TreeNode
@@ -17,6 +19,27 @@ from aiki.types import TERMINAL_STATUSES, WorkflowRun
 
 #: a tree with a run still going is looked at again after at most this long
 RECHECK_MS = 24 * 3600 * 1000
+
+
+class RunExpiries:
+    """The timer source of finished runs: deletes those past their retention, a batch at a time.
+
+    The runtime paces it (see ``Runtime.add_source``): deletions never hold the database or the event loop
+    for more than a third of the time, however many runs expire at once.
+    """
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+
+    async def fire_due(self, connection: Connection, changes: Changes, now_ms: int, limit: int) -> int:
+        """Delete up to ``limit`` expired runs (with their trees); returns how many were looked at."""
+        runs = [run for _due_at_ms, run in await connection.expired_runs(now_ms, limit)]
+        if runs:
+            await purge_due(connection, runs, now_ms, self.settings)
+        return len(runs)
+
+    async def next_deadline(self, connection: Connection) -> int | None:
+        return await connection.next_expiry()
 
 
 async def purge_due(

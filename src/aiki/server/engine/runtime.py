@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from typing import Protocol
 
 from aiki.server.engine.changes import Changes
 from aiki.server.engine.core import ServerCore
 from aiki.server.engine.queue_watch import QueueWatch
+from aiki.server.engine.retention import RunExpiries
 from aiki.server.engine.timers import RunDeadlines
 from aiki.store.connection import Connection
 
@@ -18,6 +21,8 @@ logger = logging.getLogger("aiki.runtime")
 
 #: how long ``stop()`` waits for the loop to end after cancelling it
 STOP_TIMEOUT_S = 10.0
+#: a paced source, after a full batch, waits this many times as long as the batch took before the next one
+PAUSE_PER_BATCH_TIME = 2
 
 
 class TimerSource(Protocol):
@@ -38,6 +43,9 @@ class Runtime:
     def __init__(self, core: ServerCore) -> None:
         self.core = core
         self.sources: list[TimerSource] = [RunDeadlines(core.settings)]
+        #: paced sources, and when each may fire again (clock ms)
+        self._resume_at_ms: dict[TimerSource, int] = {}
+        self.add_source(RunExpiries(core.settings), paced=True)
         self._queue_watch = QueueWatch(core.settings)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -45,8 +53,14 @@ class Runtime:
         self._unsubscribe = None
         self._stopping = False
 
-    def add_source(self, source: TimerSource) -> None:
+    def add_source(self, source: TimerSource, paced: bool = False) -> None:
+        """Fire ``source``'s deadlines too. A ``paced`` source (work that may pile up and that nobody waits
+        on, like deleting expired runs) fires one batch per tick, after every other source, and after a
+        full batch waits ``PAUSE_PER_BATCH_TIME`` times as long as it took: it never holds the database
+        (or, on SQLite, the event loop) more than a third of the time."""
         self.sources.append(source)
+        if paced:
+            self._resume_at_ms[source] = 0
 
     async def start(self) -> Runtime:
         """Start the loop (idempotent); returns the runtime so that ``await runtime.stop()`` reads well."""
@@ -97,10 +111,13 @@ class Runtime:
         """Handle everything due at the clock's current time; returns how many items fired."""
         total = 0
         limit = self.core.settings.timer_batch_size
-        for source in self.sources:
-            while True:
+        clock = self.core.clock
+        for source in sorted(self.sources, key=lambda source: source in self._resume_at_ms):
+            paced = source in self._resume_at_ms
+            while not paced or self._resume_at_ms[source] <= clock.now_ms():
+                started = time.perf_counter()
                 async with self.core.write() as (connection, changes):
-                    fired = await source.fire_due(connection, changes, self.core.clock.now_ms(), limit)
+                    fired = await source.fire_due(connection, changes, clock.now_ms(), limit)
                 total += fired
                 if fired:
                     # Let the workers this woke claim their runs before the loop reads on (on SQLite its
@@ -108,6 +125,9 @@ class Runtime:
                     await asyncio.sleep(0)
                 if fired < limit:
                     break
+                if paced:
+                    pause_ms = math.ceil((time.perf_counter() - started) * 1000 * PAUSE_PER_BATCH_TIME)
+                    self._resume_at_ms[source] = clock.now_ms() + pause_ms
         return total
 
     async def next_deadline(self) -> int | None:
@@ -116,7 +136,7 @@ class Runtime:
             for source in self.sources:
                 due = await source.next_deadline(connection)
                 if due is not None:
-                    deadlines.append(due)
+                    deadlines.append(max(due, self._resume_at_ms.get(source, due)))
         return min(deadlines) if deadlines else None
 
     async def _sleep_until(self, target_ms: int) -> None:

@@ -1,7 +1,8 @@
 """What happens when a run's deadline (``due_at_ms``) comes: one small handler per status.
 
 A run has one deadline at a time: its scheduled start, the time it stalls if no worker claims it, its sleep
-wake-up, retry time, event or child-wait timeout, claim expiry, or (once finished) the end of its retention.
+wake-up, retry time, event or child-wait timeout, or claim expiry. (Once finished, its deadline is the end of
+its retention: ``retention.RunExpiries`` handles those.)
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiki.server.engine.changes import Changes
-from aiki.server.engine.retention import purge_due
 from aiki.server.engine.run_deadline import fail_past_deadline, past_deadline
 from aiki.server.engine.settings import ServerSettings
 from aiki.server.engine.transitions import apply_transition, record_child_wait
 from aiki.store.connection import Connection
-from aiki.types import TERMINAL_STATUSES, RunState, RunStatus, WorkflowRun
+from aiki.types import RunState, RunStatus, WorkflowRun
 
 logger = logging.getLogger("aiki.server")
 
@@ -51,14 +51,10 @@ class RunDeadlines:
             await connection.due_runs(now_ms, limit),
             key=lambda due: (due[0], due[1].created_at_ms, due[1].id),
         )
-        finished: list[WorkflowRun] = []
         for due_at_ms, run in runs:
             changes.lateness_ms.append(now_ms - due_at_ms)
             if run.id in changes.runs:
                 # Moved earlier in this batch (a parent's deadline cancelled it): this row is stale.
-                continue
-            if run.status in TERMINAL_STATUSES:
-                finished.append(run)
                 continue
             if past_deadline(run, now_ms):
                 # The run's own deadline goes first: it ends the run whatever its status's timer says.
@@ -70,9 +66,6 @@ class RunDeadlines:
                 await connection.clear_due(run.id)
                 continue
             await handler(connection, run, changes, now_ms)
-        if finished:
-            # Past retention: deleted together, after the rest of the batch.
-            await purge_due(connection, finished, now_ms, self.settings)
         return len(runs)
 
     async def next_deadline(self, connection: Connection) -> int | None:

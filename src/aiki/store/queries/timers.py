@@ -1,4 +1,5 @@
-"""Deadlines: every timer of a run is its ``due_at_ms`` (served by ``runs_by_due_time``)."""
+"""Deadlines: every timer of a run is its ``due_at_ms``. A run still going finds its timers in
+``runs_by_due_time``; a finished run's ``due_at_ms`` is the end of its retention, in ``runs_expiring``."""
 
 from __future__ import annotations
 
@@ -6,20 +7,37 @@ from aiki.store.queries.base import QueryBase
 from aiki.store.rows import RUN_COLUMNS, run_from_row
 from aiki.types import WorkflowRun
 
+#: the statuses of a finished run (each index's predicate names them, and each query repeats it)
+GOING = "due_at_ms IS NOT NULL AND status NOT IN ('completed', 'failed', 'cancelled')"
+FINISHED = "due_at_ms IS NOT NULL AND status IN ('completed', 'failed', 'cancelled')"
+
 
 class TimerQueries(QueryBase):
     async def due_runs(self, now_ms: int, limit: int) -> list[tuple[int, WorkflowRun]]:
-        """Up to ``limit`` runs whose deadline has come, earliest first (skipping rows other servers hold),
-        each with its due time."""
+        """Up to ``limit`` runs still going whose deadline has come, earliest first (skipping rows other
+        servers hold), each with its due time."""
+        return await self._due(GOING, now_ms, limit)
+
+    async def expired_runs(self, now_ms: int, limit: int) -> list[tuple[int, WorkflowRun]]:
+        """Up to ``limit`` finished runs whose retention deadline has come, earliest first."""
+        return await self._due(FINISHED, now_ms, limit)
+
+    async def next_run_deadline(self) -> int | None:
+        """The earliest deadline of a run still going."""
+        return await self._next(GOING)
+
+    async def next_expiry(self) -> int | None:
+        """The earliest retention deadline of a finished run."""
+        return await self._next(FINISHED)
+
+    async def _due(self, which: str, now_ms: int, limit: int) -> list[tuple[int, WorkflowRun]]:
         rows = await self._fetch_all(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE due_at_ms <= ? ORDER BY due_at_ms LIMIT ?{self.SKIP_LOCKED}",
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE due_at_ms <= ? AND {which} ORDER BY due_at_ms "
+            f"LIMIT ?{self.SKIP_LOCKED}",
             (now_ms, limit),
         )
         return [(int(row["due_at_ms"]), run_from_row(row)) for row in rows]
 
-    async def next_run_deadline(self) -> int | None:
-        """The earliest deadline of any run."""
-        row = await self._fetch_one(
-            "SELECT due_at_ms FROM runs WHERE due_at_ms IS NOT NULL ORDER BY due_at_ms LIMIT 1"
-        )
+    async def _next(self, which: str) -> int | None:
+        row = await self._fetch_one(f"SELECT due_at_ms FROM runs WHERE {which} ORDER BY due_at_ms LIMIT 1")
         return None if row is None else int(row["due_at_ms"])
