@@ -8,10 +8,11 @@ import builtins
 from aiki.contract.checks import check_start
 from aiki.contract.limits import check_limit
 from aiki.contract.listing import Cursor, Order, RunFilter, RunPage, WorkflowStats
-from aiki.contract.messages import StartRequest
+from aiki.contract.messages import ClaimedRun, StartRequest
 from aiki.errors import InvalidTransitionError, NotFoundError
+from aiki.ids import new_secret
 from aiki.server.engine.core import ServerCore
-from aiki.server.engine.starts import StartConflict, create_run
+from aiki.server.engine.starts import HandedClaim, StartConflict, create_run
 from aiki.server.engine.transitions import apply_transition, enter_state
 from aiki.store.connection import Connection
 from aiki.store.queries.listing import Listed
@@ -67,18 +68,33 @@ class RunCommands:
         texts = check_start(request)
         # A plain start (no parent, no reference id) is one statement: one round trip on PostgreSQL.
         plain = request.parent is None and request.reference_id is None
-        for attempt in range(START_ATTEMPTS):
-            try:
-                async with self.core.write(single_statement=plain) as (connection, changes):
-                    now_ms = self.core.clock.now_ms()
-                    return await create_run(
-                        connection, changes, namespace, request, now_ms, self.core.settings, texts
-                    )
-            except StartConflict:
-                # Two starts raced on one reference id (or one child address): the loser looks again.
-                if attempt == START_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        waiter = None
+        if plain and request.at_ms is None and not request.delay_ms:
+            # A worker of this process waits for a run like this one: create it claimed for that worker.
+            waiter = self.core.handoff.take(namespace, request.name, request.version_id, request.shard)
+        handed: list[ClaimedRun] = []
+        try:
+            for attempt in range(START_ATTEMPTS):
+                claim = None if waiter is None else HandedClaim(waiter.request.worker_id, new_secret())
+                try:
+                    async with self.core.write(single_statement=plain) as (connection, changes):
+                        now_ms = self.core.clock.now_ms()
+                        run = await create_run(
+                            connection, changes, namespace, request, now_ms, self.core.settings, texts, claim
+                        )
+                except StartConflict:
+                    # Two starts raced on one reference id (or one child address): the loser looks again.
+                    if attempt == START_ATTEMPTS - 1:
+                        raise
+                    continue
+                if claim is not None and run.status is RunStatus.RUNNING:
+                    # Committed: the waiting claim returns it.
+                    handed = [ClaimedRun(run, RunHistory(), claim.claim_token)]
+                return run
+            raise AssertionError("unreachable")
+        finally:
+            if waiter is not None:
+                waiter.delivered.set_result(handed)
 
     async def get(self, namespace: str, run_id: str) -> WorkflowRun:
         async with self.core.read() as connection:

@@ -7,6 +7,7 @@ revision it last saw): a worker whose claim was taken back gets ``RevisionConfli
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiki.contract import ClaimedRun, ClaimRequest, RunOutcome, TaskWrite
 from aiki.contract.checks import (
@@ -27,6 +28,8 @@ from aiki.store.queries.claims import CLAIMED
 from aiki.store.queries.tasks import TaskRecord, encode_attempt_times
 from aiki.types import RunHistory, RunState, RunStatus, WorkflowRun
 
+logger = logging.getLogger("aiki.server")
+
 
 class WorkerCommands:
     """What workers ask of the server."""
@@ -38,7 +41,11 @@ class WorkerCommands:
         self._found_less_at: dict[tuple[str, str], int] = {}
 
     async def claim(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
-        """Claim up to ``request.limit`` queued runs; waits up to ``wait_ms`` for one if none is ready."""
+        """Claim up to ``request.limit`` queued runs; waits up to ``wait_ms`` for one if none is ready.
+
+        While it waits with its queues empty, a run started in this process for one of its versions may be
+        created already claimed for it (``engine/handoff.py``): it then returns that run.
+        """
         check_claim(request)
         loop_deadline = None
         key = (namespace, request.worker_id)
@@ -49,9 +56,13 @@ class WorkerCommands:
                 # This worker's last claim left the queue empty and nothing was queued since (in this
                 # process, or announced by another): wait for work before asking the database again.
                 self._found_less_at.pop(key, None)
-                await notifier.wait_for_work(
-                    min(request.wait_ms, self.core.settings.poll_interval_ms) / 1000, generation
+                handed = await self._wait_for_work(
+                    namespace, request, min(request.wait_ms, self.core.settings.poll_interval_ms), generation
                 )
+                if handed:
+                    # The queues are still as empty as they were: the next claim need not look.
+                    self._found_less_at[key] = generation
+                    return handed
                 continue
             claimed = await self._claim_once(namespace, request)
             if len(claimed) < request.limit:
@@ -66,9 +77,41 @@ class WorkerCommands:
             remaining = loop_deadline - loop.time()
             if remaining <= 0:
                 return []
-            await self.core.notifier.wait_for_work(
-                min(remaining, self.core.settings.poll_interval_ms / 1000), generation
+            handed = await self._wait_for_work(
+                namespace, request, min(remaining * 1000, self.core.settings.poll_interval_ms), generation
             )
+            if handed:
+                self._found_less_at[key] = generation
+                return handed
+
+    async def _wait_for_work(
+        self, namespace: str, request: ClaimRequest, wait_ms: float, generation: int
+    ) -> list[ClaimedRun]:
+        """Wait up to ``wait_ms`` for work, the queues found empty at ``generation``; returns the runs a start
+        handed to this claim meanwhile (usually none)."""
+        handoff = self.core.handoff
+        waiter = handoff.wait(namespace, request, generation)
+        try:
+            await self.core.notifier.wait_for_work(wait_ms / 1000, generation, also=waiter.delivered)
+        except asyncio.CancelledError:
+            if waiter.taken:
+                # A start claimed a run for this claim, which stops now: give it back once it is written.
+                asyncio.get_running_loop().create_task(self._give_back(namespace, waiter.delivered))
+            raise
+        finally:
+            handoff.leave(waiter)
+        if not waiter.taken:
+            return []
+        # The start's statement may still be on its way: its outcome comes soon, either way.
+        return await waiter.delivered
+
+    async def _give_back(self, namespace: str, delivered: asyncio.Future[list[ClaimedRun]]) -> None:
+        try:
+            for claimed in await delivered:
+                await self.release(namespace, claimed.run.id, claimed.claim_token)
+        except Exception:
+            # The server is closing, say: the claim then expires, and the run is recovered like any other.
+            logger.warning("aiki could not give back a run handed to a stopping claim", exc_info=True)
 
     async def _claim_once(self, namespace: str, request: ClaimRequest) -> list[ClaimedRun]:
         if not request.workflows or request.limit <= 0:

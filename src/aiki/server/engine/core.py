@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 from aiki.clock import Clock
 from aiki.errors import ConfigurationError
 from aiki.server.engine.changes import Changes
+from aiki.server.engine.handoff import Handoff
 from aiki.server.engine.notifier import Notifier
 from aiki.server.engine.redis_wakeups import RedisWakeups
 from aiki.server.engine.settings import ServerSettings
@@ -34,6 +35,8 @@ class ServerCore:
         self.clock = clock
         self.settings = settings
         self.notifier = Notifier()
+        #: claims of this process waiting for work: a new run goes straight to one of them
+        self.handoff = Handoff(self.notifier)
         #: warns once when a run waits for a timer that no runtime of this server fires
         self.silent_waits = SilentWaits()
         #: the server's Prometheus metrics (``GET /metrics``); ``None`` without prometheus_client (the

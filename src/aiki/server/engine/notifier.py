@@ -82,12 +82,21 @@ class Notifier:
         self._deadline_listeners.append(listener)
         return lambda: self._deadline_listeners.remove(listener)
 
-    async def wait_for_work(self, timeout_s: float, seen_generation: int | None = None) -> None:
+    async def wait_for_work(
+        self, timeout_s: float, seen_generation: int | None = None, also: asyncio.Future[Any] | None = None
+    ) -> None:
         """Return when a run is queued, or after ``timeout_s``; at once if work came since ``seen_generation``
-        (a ``work_generation`` read before looking for work)."""
+        (a ``work_generation`` read before looking for work). ``also``: return when that future is done too."""
         if seen_generation is not None and seen_generation != self.work_generation:
             return
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if also is not None:
+
+            def wake(_done: asyncio.Future[Any]) -> None:
+                if not future.done():
+                    future.set_result(None)
+
+            also.add_done_callback(wake)
         self._work_waiters.add(future)
         try:
             await asyncio.wait_for(future, timeout_s)

@@ -3,6 +3,8 @@ parent at an address), a scheduled start. Used by the start command and by sched
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from aiki.contract.checks import StartTexts
 from aiki.contract.messages import StartRequest
 from aiki.errors import NotFoundError, RevisionConflictError, WorkflowRunConflictError
@@ -10,13 +12,23 @@ from aiki.ids import new_id
 from aiki.server.engine.changes import Changes
 from aiki.server.engine.run_deadline import deadline_at
 from aiki.server.engine.settings import ServerSettings
+from aiki.server.engine.state_machine import check_transition
 from aiki.server.engine.transitions import due_at_ms_of
 from aiki.store.connection import Connection
+from aiki.store.queries.claims import CLAIMED
 from aiki.types import RunState, RunStatus, WorkflowRun
 
 
 class StartConflict(Exception):
     """Another start created the same reference id or child address first: look again."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandedClaim:
+    """Create the run claimed by this worker (``engine/handoff.py``), under this token."""
+
+    worker_id: str
+    claim_token: str
 
 
 async def create_run(
@@ -27,10 +39,12 @@ async def create_run(
     now_ms: int,
     settings: ServerSettings,
     texts: StartTexts | None = None,
+    claim: HandedClaim | None = None,
 ) -> WorkflowRun:
     """Create a run, or return the one its reference id (or its parent's address) already names.
 
-    ``texts``: the storage texts of the input and options, when the caller's checks made them.
+    ``texts``: the storage texts of the input and options, when the caller's checks made them. ``claim``: a
+    run queued at once is created claimed for that worker instead (``running``, both timeline rows).
 
     Raises ``StartConflict`` when a concurrent start took the reference id or the address first; the
     caller runs the start again, which then finds that run.
@@ -90,9 +104,27 @@ async def create_run(
         deadline_at_ms=deadline_at(request, now_ms, parent_run),
         trace_context=request.trace_context,
     )
-    due_at_ms = run.due_within_deadline(due_at_ms_of(run, state, now_ms, settings))
     input_text, options_text = (None, None) if texts is None else (texts.input, texts.options)
-    if not await connection.insert_run(run, due_at_ms, input_text=input_text, options_text=options_text):
+    if claim is not None and state.status is RunStatus.QUEUED:
+        check_transition("(handed run)", RunStatus.QUEUED, CLAIMED.status, CLAIMED.reason)
+        queued = run
+        run = replace(run, state=CLAIMED, revision=1)
+        due_at_ms = run.due_within_deadline(now_ms + settings.claim_timeout_ms)
+        inserted = await connection.insert_claimed_run(
+            queued,
+            run,
+            due_at_ms,
+            claim_token=claim.claim_token,
+            worker_id=claim.worker_id,
+            input_text=input_text,
+            options_text=options_text,
+        )
+    else:
+        due_at_ms = run.due_within_deadline(due_at_ms_of(run, state, now_ms, settings))
+        inserted = await connection.insert_run(
+            run, due_at_ms, input_text=input_text, options_text=options_text
+        )
+    if not inserted:
         raise StartConflict()
     if parent is not None:
         await _link(connection, request, run.id, now_ms)

@@ -22,7 +22,7 @@ from aiki.store.queries.claims import (
     queue_branch_sql,
     queue_branches,
 )
-from aiki.store.queries.runs import INSERT_RUN, UNLINKED_RUNNING, run_values
+from aiki.store.queries.runs import INSERT_RUN, UNLINKED_RUNNING, claimed_timeline, run_values
 from aiki.store.queries.tasks import HELD_RUN, TaskQueries, TaskRecord, record_task_sql
 from aiki.store.queries.transitions import transition_insert
 from aiki.store.rows import RUN_COLUMNS, run_from_row
@@ -34,6 +34,13 @@ STILL_QUEUED = residual("status = 'queued'")
 #: a new run and its first timeline row
 INSERT_RUN_LOGGED = f"WITH created AS ({INSERT_RUN} RETURNING id) " + transition_insert(
     "SELECT id, ?, ?, NULL, ?, ?, ?, ? FROM created"
+)
+#: a run created claimed, with its two timeline rows (created queued, then claimed), in revision order
+INSERT_CLAIMED_RUN_LOGGED = f"WITH created AS ({INSERT_RUN} RETURNING id) " + transition_insert(
+    "SELECT id, v.revision, v.attempt, v.from_status, v.to_status, v.reason, v.state, v.created_at_ms "
+    "FROM created CROSS JOIN (VALUES (CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), "
+    "CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT)), (?, ?, ?, ?, ?, ?, ?)) "
+    "AS v (revision, attempt, from_status, to_status, reason, state, created_at_ms) ORDER BY v.revision"
 )
 #: the checkpoint, share-locking the run whose claim it checks; the run's status read by the inserted row's
 #: run id (on PostgreSQL that correlated subquery is one probe of the primary key; SQLite would scan)
@@ -76,6 +83,26 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
             ],
         )
         return inserted == 1
+
+    async def insert_claimed_run(
+        self,
+        queued: WorkflowRun,
+        claimed: WorkflowRun,
+        due_at_ms: int | None,
+        *,
+        claim_token: str,
+        worker_id: str,
+        input_text: str | None = None,
+        options_text: str | None = None,
+    ) -> bool:
+        queued_text, claimed_text = dumps(queued.state.to_dict()), dumps(claimed.state.to_dict())
+        values = run_values(
+            claimed, due_at_ms, claimed_text, input_text, options_text, claim_token, worker_id
+        )
+        timeline = [
+            value for row in claimed_timeline(queued, claimed, queued_text, claimed_text) for value in row[1:]
+        ]
+        return await self._execute(INSERT_CLAIMED_RUN_LOGGED, [*values, *timeline]) == 2
 
     async def update_run_state(
         self,

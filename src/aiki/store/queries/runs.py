@@ -27,6 +27,8 @@ def run_values(
     state_text: str,
     input_text: str | None = None,
     options_text: str | None = None,
+    claim_token: str | None = None,
+    worker_id: str | None = None,
 ) -> list[Any]:
     """The column values of a new ``runs`` row, in the order of ``RUN_COLUMNS`` (``state_text``: its state's
     storage text, which its first timeline row stores too; the input's and options' texts when the caller
@@ -49,8 +51,8 @@ def run_values(
         run.revision,
         run.attempts,
         due_at_ms,
-        None,
-        None,
+        claim_token,
+        worker_id,
         run.created_at_ms,
         run.updated_at_ms,
         run.deadline_at_ms,
@@ -63,6 +65,34 @@ INSERT_RUN = (
     f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' for _ in RUN_COLUMNS.split(', '))}) "
     "ON CONFLICT DO NOTHING"
 )
+
+
+def claimed_timeline(
+    queued: WorkflowRun, claimed: WorkflowRun, queued_text: str, claimed_text: str
+) -> list[list[Any]]:
+    """The two first timeline rows of a run created claimed: created queued, then claimed."""
+    return [
+        [
+            queued.id,
+            0,
+            queued.attempts,
+            None,
+            queued.status.value,
+            queued.state.reason,
+            queued_text,
+            queued.created_at_ms,
+        ],
+        [
+            claimed.id,
+            1,
+            claimed.attempts,
+            queued.status.value,
+            claimed.status.value,
+            claimed.state.reason,
+            claimed_text,
+            claimed.created_at_ms,
+        ],
+    ]
 
 
 class RunQueries(QueryBase):
@@ -125,6 +155,29 @@ class RunQueries(QueryBase):
                 run.created_at_ms,
             ),
         )
+        return True
+
+    async def insert_claimed_run(
+        self,
+        queued: WorkflowRun,
+        claimed: WorkflowRun,
+        due_at_ms: int | None,
+        *,
+        claim_token: str,
+        worker_id: str,
+        input_text: str | None = None,
+        options_text: str | None = None,
+    ) -> bool:
+        """Insert a new run already claimed (``claimed``: running, revision 1) under ``claim_token``, with
+        both rows of its timeline: created ``queued`` (as ``queued``, revision 0), then claimed."""
+        queued_text, claimed_text = dumps(queued.state.to_dict()), dumps(claimed.state.to_dict())
+        values = run_values(
+            claimed, due_at_ms, claimed_text, input_text, options_text, claim_token, worker_id
+        )
+        if await self._execute(INSERT_RUN, values) != 1:
+            return False
+        for row in claimed_timeline(queued, claimed, queued_text, claimed_text):
+            await self._execute(INSERT_TRANSITION, row)
         return True
 
     async def update_run_state(
