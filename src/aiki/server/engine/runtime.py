@@ -21,6 +21,8 @@ logger = logging.getLogger("aiki.runtime")
 
 #: how long ``stop()`` waits for the loop to end after cancelling it
 STOP_TIMEOUT_S = 10.0
+#: a deadline later than any clock reading
+NEVER_MS = 2**62
 #: a paced source, after a full batch, waits this many times as long as the batch took before the next one
 PAUSE_PER_BATCH_TIME = 2
 
@@ -45,6 +47,8 @@ class Runtime:
         self.sources: list[TimerSource] = [RunDeadlines(core.settings)]
         #: paced sources, and when each may fire again (clock ms)
         self._resume_at_ms: dict[TimerSource, int] = {}
+        #: each paced source's earliest deadline at the loop's last look (``NEVER_MS``: it had none)
+        self._next_due_ms: dict[TimerSource, int] = {}
         self.add_source(RunExpiries(core.settings), paced=True)
         self._queue_watch = QueueWatch(core.settings)
         self._task: asyncio.Task[None] | None = None
@@ -109,11 +113,22 @@ class Runtime:
 
     async def tick(self) -> int:
         """Handle everything due at the clock's current time; returns how many items fired."""
+        return await self._fire_due(skip_not_due=False)
+
+    async def _fire_due(self, skip_not_due: bool) -> int:
+        """``tick``; ``skip_not_due``: leave out a paced source whose earliest deadline, at the loop's last
+        look, had not come (the loop looks again after every round, and a commit that sets an earlier one
+        wakes it)."""
         total = 0
         limit = self.core.settings.timer_batch_size
         clock = self.core.clock
         for source in sorted(self.sources, key=lambda source: source in self._resume_at_ms):
             paced = source in self._resume_at_ms
+            known_due = self._next_due_ms.get(source)
+            if skip_not_due and paced and known_due is not None and known_due > clock.now_ms():
+                # Nothing of it is due (as of the last look): no transaction at all.
+                continue
+            self._next_due_ms.pop(source, None)
             while not paced or self._resume_at_ms[source] <= clock.now_ms():
                 started = time.perf_counter()
                 async with self.core.write() as (connection, changes):
@@ -135,6 +150,8 @@ class Runtime:
         async with self.core.read() as connection:
             for source in self.sources:
                 due = await source.next_deadline(connection)
+                if source in self._resume_at_ms:
+                    self._next_due_ms[source] = NEVER_MS if due is None else due
                 if due is not None:
                     deadlines.append(max(due, self._resume_at_ms.get(source, due)))
         return min(deadlines) if deadlines else None
@@ -151,7 +168,7 @@ class Runtime:
         while not self._stopping:
             try:
                 self._wake.clear()
-                await self.tick()
+                await self._fire_due(skip_not_due=True)
                 due = await self.next_deadline()
                 if self._queue_watch.due(clock.now_ms()):
                     async with self.core.write() as (connection, _changes):
