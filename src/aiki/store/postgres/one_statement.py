@@ -22,7 +22,7 @@ from aiki.store.queries.claims import (
     queue_branch_sql,
     queue_branches,
 )
-from aiki.store.queries.runs import INSERT_RUN, UNLINKED_RUNNING, claimed_timeline, run_values
+from aiki.store.queries.runs import INSERT_RUN, UNLINKED_RUNNING, claimed_run_rows, run_values
 from aiki.store.queries.tasks import HELD_RUN, TaskQueries, TaskRecord, record_task_sql
 from aiki.store.queries.transitions import transition_insert
 from aiki.store.rows import RUN_COLUMNS, run_from_row
@@ -95,14 +95,11 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
         input_text: str | None = None,
         options_text: str | None = None,
     ) -> bool:
-        queued_text, claimed_text = dumps(queued.state.to_dict()), dumps(claimed.state.to_dict())
-        values = run_values(
-            claimed, due_at_ms, claimed_text, input_text, options_text, claim_token, worker_id
+        values, timeline = claimed_run_rows(
+            queued, claimed, due_at_ms, claim_token, worker_id, input_text, options_text
         )
-        timeline = [
-            value for row in claimed_timeline(queued, claimed, queued_text, claimed_text) for value in row[1:]
-        ]
-        return await self._execute(INSERT_CLAIMED_RUN_LOGGED, [*values, *timeline]) == 2
+        rows = [value for row in timeline for value in row[1:]]  # the run's id comes from the inserted row
+        return await self._execute(INSERT_CLAIMED_RUN_LOGGED, [*values, *rows]) == 2
 
     async def update_run_state(
         self,

@@ -67,21 +67,22 @@ INSERT_RUN = (
 )
 
 
-def claimed_timeline(
-    queued: WorkflowRun, claimed: WorkflowRun, queued_text: str, claimed_text: str
-) -> list[list[Any]]:
-    """The two first timeline rows of a run created claimed: created queued, then claimed."""
-    return [
-        [
-            queued.id,
-            0,
-            queued.attempts,
-            None,
-            queued.status.value,
-            queued.state.reason,
-            queued_text,
-            queued.created_at_ms,
-        ],
+def claimed_run_rows(
+    queued: WorkflowRun,
+    claimed: WorkflowRun,
+    due_at_ms: int | None,
+    claim_token: str,
+    worker_id: str,
+    input_text: str | None,
+    options_text: str | None,
+) -> tuple[list[Any], list[list[Any]]]:
+    """The ``runs`` row of a run created claimed, and its two first timeline rows: created queued, then
+    claimed (each in the column order of ``INSERT_TRANSITION``)."""
+    queued_text, claimed_text = dumps(queued.state.to_dict()), dumps(claimed.state.to_dict())
+    values = run_values(claimed, due_at_ms, claimed_text, input_text, options_text, claim_token, worker_id)
+    created = queued.created_at_ms
+    timeline = [
+        [queued.id, 0, queued.attempts, None, queued.status.value, queued.state.reason, queued_text, created],
         [
             claimed.id,
             1,
@@ -90,9 +91,10 @@ def claimed_timeline(
             claimed.status.value,
             claimed.state.reason,
             claimed_text,
-            claimed.created_at_ms,
+            created,
         ],
     ]
+    return values, timeline
 
 
 class RunQueries(QueryBase):
@@ -170,13 +172,12 @@ class RunQueries(QueryBase):
     ) -> bool:
         """Insert a new run already claimed (``claimed``: running, revision 1) under ``claim_token``, with
         both rows of its timeline: created ``queued`` (as ``queued``, revision 0), then claimed."""
-        queued_text, claimed_text = dumps(queued.state.to_dict()), dumps(claimed.state.to_dict())
-        values = run_values(
-            claimed, due_at_ms, claimed_text, input_text, options_text, claim_token, worker_id
+        values, timeline = claimed_run_rows(
+            queued, claimed, due_at_ms, claim_token, worker_id, input_text, options_text
         )
         if await self._execute(INSERT_RUN, values) != 1:
             return False
-        for row in claimed_timeline(queued, claimed, queued_text, claimed_text):
+        for row in timeline:
             await self._execute(INSERT_TRANSITION, row)
         return True
 
