@@ -1,4 +1,5 @@
-"""A run started while a worker waits for work is created claimed for it, and everything else holds."""
+"""A run started while a worker waits for work is created claimed for it, runs a timer queues are claimed for
+it in the timer's transaction, and everything else holds."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-from aiki import RunStatus, task, workflow
+import pytest
+
+from aiki import RunStatus, WorkflowVersion, task, workflow
 from aiki.contract import ClaimRequest
 from tests.conftest import Env
 from tests.integration.run_watch import until
@@ -73,3 +76,82 @@ async def test_a_run_handed_to_a_claim_that_stops_goes_back_to_the_queue(env: En
     assert queued.state.reason == "released"
     await env.start_worker(handoff_v1)
     assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).output == "given back"
+
+
+def _napper() -> tuple[WorkflowVersion[Any, Any], list[Any]]:
+    """A fresh ``napper@1.0.0``: a task, a one-second sleep, a task; and the first task's executions."""
+    before_done: list[Any] = []
+
+    @task(name="napper-before")
+    async def before(value: Any) -> Any:
+        before_done.append(value)
+        return value
+
+    @workflow(name="napper").v("1.0.0")
+    async def napper_v1(run: Any, input: Any) -> Any:
+        first = await before.start(run, input)
+        await run.sleep("nap", 1_000)
+        return [first, await echo.start(run, input)]
+
+    return napper_v1, before_done
+
+
+async def test_runs_a_timer_wakes_together_go_straight_to_the_waiting_worker_with_their_history(
+    fake_env: Env,
+) -> None:
+    assert fake_env.clock is not None
+    napper_v1, before_done = _napper()
+    await fake_env.start_worker(napper_v1, poll_interval_ms=60_000)
+    handles = [await napper_v1.start(fake_env.client, index) for index in range(3)]
+    for handle in handles:
+        await until(handle, RunStatus.SLEEPING)
+    await _worker_waits(fake_env)
+    handoff = fake_env.server.core.handoff
+    taken = []
+    take = handoff.take
+    handoff.take = lambda *args: taken.append(take(*args)) or taken[-1]  # type: ignore[method-assign]
+
+    fake_env.clock.advance(1_000)
+    assert await fake_env.server.runtime.tick() == 3
+
+    # One waiting claim took all three, in the timer's own transaction.
+    assert len(taken) == 1 and taken[0] is not None
+    for index, handle in enumerate(handles):
+        assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).output == [index, index]
+        timeline = await fake_env.client.get_timeline(handle.id)
+        woken = next(at for at, t in enumerate(timeline) if t.reason == "wakeup")
+        assert [(t.from_status, t.to_status, t.reason) for t in timeline[woken : woken + 2]] == [
+            ("sleeping", "queued", "wakeup"),
+            ("queued", "running", "claimed"),
+        ]
+        assert [t.revision for t in timeline] == list(range(len(timeline)))
+    assert sorted(before_done) == [0, 1, 2]  # replayed from the history handed with the run, not run again
+
+
+async def test_runs_handed_by_a_timer_transaction_that_fails_are_not_lost(
+    fake_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert fake_env.clock is not None
+    napper_v1, _ = _napper()
+    await fake_env.start_worker(napper_v1, poll_interval_ms=60_000)
+    handle = await napper_v1.start(fake_env.client, "again")
+    await until(handle, RunStatus.SLEEPING)
+    await _worker_waits(fake_env)
+    timers = fake_env.server.runtime.sources[0]
+    hand_on = timers._hand_on  # type: ignore[attr-defined]
+
+    async def failing(*args: Any) -> None:
+        await hand_on(*args)
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(timers, "_hand_on", failing)
+    fake_env.clock.advance(1_000)
+    with pytest.raises(ConnectionError):
+        await fake_env.server.runtime.tick()
+
+    # Rolled back: still asleep, and the claim that was to take it got nothing and waits again.
+    assert (await handle.refresh()).status is RunStatus.SLEEPING
+    await _worker_waits(fake_env)
+    monkeypatch.undo()
+    assert await fake_env.server.runtime.tick() == 1
+    assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).output == ["again", "again"]

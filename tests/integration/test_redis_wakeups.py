@@ -98,7 +98,7 @@ async def test_a_change_published_by_one_server_wakes_the_waiters_of_another(
         waiting = asyncio.create_task(listener_notifier.wait_for_work(PATIENCE_S))
         await asyncio.sleep(0)
         began = time.perf_counter()
-        publisher.publish(Changes(queued=True))
+        publisher.publish(Changes(queued_runs={"run-1"}))
         await waiting
         took_s = time.perf_counter() - began
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +24,9 @@ class Changes:
     #: runs that reached a terminal status (the only run changes announced to other processes: what
     #: ``wait_for_status`` waits for; other changes reach other processes' waiters by polling)
     finished: set[str] = field(default_factory=set)
-    #: a run became queued (wakes idle workers)
-    queued: bool = False
+    #: runs left queued by this transaction (wake idle workers); a run queued and then claimed in the same
+    #: transaction (handed to a waiting worker) is not among them
+    queued_runs: set[str] = field(default_factory=set)
     #: the earliest deadline written (wakes the timer loop if earlier than what it sleeps towards)
     earliest_deadline_ms: int | None = None
     #: how many runs were created (metrics)
@@ -37,6 +39,19 @@ class Changes:
     timer_waits: list[tuple[WorkflowRun, int]] = field(default_factory=list)
     #: schedules armed (activated or resumed): (schedule id, workflow name, next fire time) (the same warning)
     schedule_waits: list[tuple[str, str, int]] = field(default_factory=list)
+    #: called once the transaction has ended, with whether it committed (runs handed to waiting workers are
+    #: delivered only once committed, and given up otherwise)
+    on_end: list[Callable[[bool], None]] = field(default_factory=list)
+
+    @property
+    def queued(self) -> bool:
+        """A run became queued (idle workers should look)."""
+        return bool(self.queued_runs)
+
+    def ended(self, committed: bool) -> None:
+        """The transaction committed (``committed``) or was given up: run the ``on_end`` callbacks."""
+        for callback in self.on_end:
+            callback(committed)
 
     def deadline(self, due_at_ms: int | None) -> None:
         if due_at_ms is not None and (
@@ -62,6 +77,8 @@ class Changes:
         if due_at_ms is not None and run.status in TIMER_STATUSES:
             self.timer_waits.append((run, due_at_ms))
         if run.status is RunStatus.QUEUED:
-            self.queued = True
-        elif run.status in TERMINAL_STATUSES:
+            self.queued_runs.add(run.id)
+            return
+        self.queued_runs.discard(run.id)
+        if run.status in TERMINAL_STATUSES:
             self.finished.add(run.id)

@@ -84,11 +84,16 @@ class ServerCore:
         """
         await self.ensure_open()
         changes = Changes()
-        async with self.db.statement() if single_statement else self.db.transaction() as connection:
-            yield connection, changes
-            if changes.runs or changes.queued or changes.earliest_deadline_ms is not None:
-                self._forget_distant_deadline(changes)
-                await self._notify_other_processes(connection, changes)
+        try:
+            async with self.db.statement() if single_statement else self.db.transaction() as connection:
+                yield connection, changes
+                if changes.runs or changes.queued or changes.earliest_deadline_ms is not None:
+                    self._forget_distant_deadline(changes)
+                    await self._notify_other_processes(connection, changes)
+        except BaseException:
+            changes.ended(committed=False)
+            raise
+        changes.ended(committed=True)
         if self.metrics is not None:
             self.metrics.observe(changes)
         if (

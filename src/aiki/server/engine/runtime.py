@@ -44,7 +44,7 @@ class Runtime:
 
     def __init__(self, core: ServerCore) -> None:
         self.core = core
-        self.sources: list[TimerSource] = [RunDeadlines(core.settings)]
+        self.sources: list[TimerSource] = [RunDeadlines(core.settings, core.handoff)]
         #: paced sources, and when each may fire again (clock ms)
         self._resume_at_ms: dict[TimerSource, int] = {}
         #: each paced source's earliest deadline at the loop's last look (``NEVER_MS``: it had none)

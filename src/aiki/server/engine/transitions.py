@@ -3,7 +3,8 @@ with its timeline row (the store writes both), and the side effects that belong 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from aiki.canonical_json import dumps
 from aiki.errors import RevisionConflictError
@@ -11,6 +12,7 @@ from aiki.server.engine.changes import Changes
 from aiki.server.engine.settings import ServerSettings
 from aiki.server.engine.state_machine import check_transition
 from aiki.store.connection import Connection
+from aiki.store.queries.runs import StateChange
 from aiki.types import TERMINAL_STATUSES, RunState, RunStatus, WorkflowRun
 
 
@@ -26,6 +28,56 @@ def due_at_ms_of(run: WorkflowRun, target: RunState, now_ms: int, settings: Serv
         retention_ms = settings.retention_for(run.namespace)
         return None if retention_ms is None else now_ms + retention_ms
     return target.deadline_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One run's move in ``apply_transitions``; ``claim_token`` and ``worker_id`` for a move to running."""
+
+    run: WorkflowRun
+    target: RunState
+    claim_token: str | None = None
+    worker_id: str | None = None
+
+
+async def apply_transitions(
+    connection: Connection, moves: Sequence[Move], changes: Changes, now_ms: int, settings: ServerSettings
+) -> list[WorkflowRun]:
+    """``apply_transition`` for several runs at once (one statement on PostgreSQL), to statuses that have no
+    side effects on other runs (queued, running, or a wait); returns the runs as stored now, in order.
+
+    Raises ``RevisionConflictError`` if any row moved since it was read (the whole transaction is then given
+    up: the caller's rows are locked for it, so only a bug gets there).
+    """
+    updates = []
+    for move in moves:
+        run, target = move.run, move.target
+        if target.status in TERMINAL_STATUSES or target.status is RunStatus.AWAITING_CHILD_WORKFLOW:
+            raise ValueError(f"apply_transitions moves no run to {target.status.value}: use apply_transition")
+        check_transition(run.id, run.status, target.status, target.reason)
+        running = target.status is RunStatus.RUNNING
+        updates.append(
+            StateChange(
+                run,
+                target,
+                attempts=run.attempts,
+                due_at_ms=run.due_within_deadline(due_at_ms_of(run, target, now_ms, settings)),
+                claim_token=move.claim_token if running else None,
+                worker_id=move.worker_id if running else None,
+            )
+        )
+    moved = await connection.update_run_states(updates, now_ms)
+    if moved != len(updates):
+        first = updates[0].run.id if len(updates) == 1 else f"(one of {updates[0].run.id}, ...)"
+        raise RevisionConflictError(first, None, "a run changed while this batch of moves was prepared")
+    stored = []
+    for update in updates:
+        updated = replace(
+            update.run, state=update.state, revision=update.run.revision + 1, updated_at_ms=now_ms
+        )
+        changes.moved(updated, update.due_at_ms)
+        stored.append(updated)
+    return stored
 
 
 async def apply_transition(

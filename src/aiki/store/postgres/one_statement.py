@@ -22,7 +22,7 @@ from aiki.store.queries.claims import (
     queue_branch_sql,
     queue_branches,
 )
-from aiki.store.queries.runs import INSERT_RUN, UNLINKED_RUNNING, claimed_run_rows, run_values
+from aiki.store.queries.runs import INSERT_RUN, UNLINKED_RUNNING, StateChange, claimed_run_rows, run_values
 from aiki.store.queries.tasks import HELD_RUN, TaskQueries, TaskRecord, record_task_sql
 from aiki.store.queries.transitions import transition_insert
 from aiki.store.rows import RUN_COLUMNS, run_from_row
@@ -57,6 +57,21 @@ FINISH_UNLINKED = (
     "logged AS ("
     + transition_insert("SELECT id, revision, attempts, 'running', ?, ?, ?, ? FROM moved")
     + f") SELECT {RUN_COLUMNS} FROM moved"
+)
+
+
+#: several runs' state changes (compare-and-set each on its revision) with their timeline rows, whatever
+#: their number: the values come as one array per column
+UPDATE_RUN_STATES = (
+    "WITH v AS (SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), "
+    "CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), "
+    "CAST(? AS TEXT[]), CAST(? AS TEXT[])) "
+    "AS v (id, revision, from_status, status, reason, state, attempts, due_at_ms, claim_token, worker_id)), "
+    "moved AS (UPDATE runs SET status = v.status, state = v.state, revision = runs.revision + 1, "
+    "attempts = v.attempts, due_at_ms = v.due_at_ms, waiting_on = NULL, claim_token = v.claim_token, "
+    "worker_id = v.worker_id, updated_at_ms = ? FROM v WHERE runs.id = v.id AND runs.revision = v.revision "
+    "RETURNING runs.id, runs.revision, runs.attempts, v.from_status, v.status, v.reason, v.state) "
+    + transition_insert("SELECT id, revision, attempts, from_status, status, reason, state, ? FROM moved")
 )
 
 
@@ -123,6 +138,27 @@ class OneStatementQueries(ClaimQueries, TaskQueries):
             [*params, run.status.value, state.status.value, state.reason, params[1], now_ms],
         )
         return changed == 1
+
+    async def update_run_states(self, changes: Sequence[StateChange], now_ms: int) -> int:
+        if len(changes) < 2:
+            return await super().update_run_states(changes, now_ms)
+        columns: list[list[Any]] = [[] for _ in range(10)]
+        for change in changes:
+            row = (
+                change.run.id,
+                change.run.revision,
+                change.run.status.value,
+                change.state.status.value,
+                change.state.reason,
+                dumps(change.state.to_dict()),
+                change.attempts,
+                change.due_at_ms,
+                change.claim_token,
+                change.worker_id,
+            )
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+        return await self._execute(UPDATE_RUN_STATES, [*columns, now_ms, now_ms])
 
     async def claim_queued(
         self,

@@ -6,7 +6,8 @@ can read more than that one row. The namespace is checked on the row that comes 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiki.canonical_json import dumps
@@ -95,6 +96,18 @@ def claimed_run_rows(
         ],
     ]
     return values, timeline
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One run's move in ``update_run_states``: compare-and-set on ``run.revision``, like ``update_run_state``."""
+
+    run: WorkflowRun
+    state: RunState
+    attempts: int
+    due_at_ms: int | None
+    claim_token: str | None = None
+    worker_id: str | None = None
 
 
 class RunQueries(QueryBase):
@@ -218,6 +231,23 @@ class RunQueries(QueryBase):
             ),
         )
         return True
+
+    async def update_run_states(self, changes: Sequence[StateChange], now_ms: int) -> int:
+        """``update_run_state`` for several runs (none waiting on a child, none keeping a claim it loses);
+        returns how many moved (PostgreSQL: one statement for them all)."""
+        moved = 0
+        for change in changes:
+            moved += await self.update_run_state(
+                change.run,
+                change.state,
+                attempts=change.attempts,
+                due_at_ms=change.due_at_ms,
+                waiting_on=None,
+                claim_token=change.claim_token,
+                worker_id=change.worker_id,
+                now_ms=now_ms,
+            )
+        return moved
 
     @staticmethod
     def _state_update(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aiki.store.queries.base import QueryBase, Row
+from collections.abc import Sequence
+
+from aiki.store.queries.base import QueryBase, Row, marks, padded_batches
 
 
 class SleepQueries(QueryBase):
@@ -12,6 +14,15 @@ class SleepQueries(QueryBase):
             "UPDATE sleeps SET status = ?, ended_at_ms = ? WHERE run_id = ? AND status = 'sleeping'",
             (status, now_ms, run_id),
         )
+
+    async def end_active_sleeps(self, run_ids: Sequence[str], status: str, now_ms: int) -> None:
+        """``end_active_sleep`` for several runs, one statement per ``MAX_IDS_PER_STATEMENT`` of them."""
+        for batch in padded_batches(run_ids):
+            await self._execute(
+                f"UPDATE sleeps SET status = ?, ended_at_ms = ? WHERE run_id IN ({marks(len(batch))}) "
+                "AND status = 'sleeping'",
+                (status, now_ms, *batch),
+            )
 
     async def get_sleep(self, run_id: str, name: str, occurrence: int) -> Row | None:
         """``status``, ``started_at_ms`` and ``ended_at_ms`` of one recorded sleep."""
