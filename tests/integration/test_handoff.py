@@ -11,6 +11,7 @@ import pytest
 
 from aiki import RunStatus, WorkflowVersion, task, workflow
 from aiki.contract import ClaimRequest
+from aiki.server.commands import runs as runs_commands
 from tests.conftest import Env
 from tests.integration.run_watch import until
 
@@ -50,6 +51,35 @@ async def test_a_run_started_while_a_worker_waits_is_created_claimed_for_it(env:
         (1, "queued", "running", "claimed"),
     ]
     assert [t.revision for t in timeline] == list(range(len(timeline)))
+
+
+async def test_in_a_burst_of_starts_only_a_lone_start_looks_for_a_waiting_claim(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await env.start_worker(handoff_v1, poll_interval_ms=60_000)
+    await _worker_waits(env)
+    handoff = env.server.core.handoff
+    looked = []
+    take = handoff.take
+    handoff.take = lambda *args: looked.append(args) or take(*args)  # type: ignore[method-assign]
+    create_run = runs_commands.create_run
+
+    async def slow_first(*args: Any) -> Any:
+        if len(looked) == 1 and not others_started.is_set():
+            others_started.set()
+            await asyncio.sleep(0.2)  # the first start is still under way while the others come
+        return await create_run(*args)
+
+    others_started = asyncio.Event()
+    monkeypatch.setattr(runs_commands, "create_run", slow_first)
+
+    handles = await asyncio.gather(*(handoff_v1.start(env.client, index) for index in range(5)))
+
+    # The first start was alone when it looked; the others came while it was under way: the waiting claim
+    # takes them by the batch.
+    assert len(looked) == 1
+    for index, handle in enumerate(handles):
+        assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).output == index
 
 
 async def test_a_run_handed_to_a_claim_that_stops_goes_back_to_the_queue(env: Env) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 
-from aiki.contract.checks import check_start
+from aiki.contract.checks import StartTexts, check_start
 from aiki.contract.limits import check_limit
 from aiki.contract.listing import Cursor, Order, RunFilter, RunPage, WorkflowStats
 from aiki.contract.messages import ClaimedRun, StartRequest
@@ -62,15 +62,26 @@ class RunCommands:
 
     def __init__(self, core: ServerCore) -> None:
         self.core = core
+        #: starts under way in this process
+        self._starting = 0
 
     async def start(self, namespace: str, request: StartRequest) -> WorkflowRun:
         """Create a run, or return the one its reference id already names (same input)."""
         texts = check_start(request)
+        self._starting += 1
+        try:
+            return await self._start(namespace, request, texts)
+        finally:
+            self._starting -= 1
+
+    async def _start(self, namespace: str, request: StartRequest, texts: StartTexts) -> WorkflowRun:
         # A plain start (no parent, no reference id) is one statement: one round trip on PostgreSQL.
         plain = request.parent is None and request.reference_id is None
         waiter = None
-        if plain and request.at_ms is None and not request.delay_ms:
+        if plain and request.at_ms is None and not request.delay_ms and self._starting == 1:
             # A worker of this process waits for a run like this one: create it claimed for that worker.
+            # Only a lone start: in a burst of starts the waiting claim takes them by the batch, and a
+            # claim taken by the first would sit out the rest of the burst until that start commits.
             waiter = self.core.handoff.take(namespace, request.name, request.version_id, request.shard)
         handed: list[ClaimedRun] = []
         try:
