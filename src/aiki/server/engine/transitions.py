@@ -43,8 +43,8 @@ class Move:
 async def apply_transitions(
     connection: Connection, moves: Sequence[Move], changes: Changes, now_ms: int, settings: ServerSettings
 ) -> list[WorkflowRun]:
-    """``apply_transition`` for several runs at once (one statement on PostgreSQL), to statuses that have no
-    side effects on other runs (queued, running, or a wait); returns the runs as stored now, in order.
+    """``apply_transition`` for several runs at once (one statement on PostgreSQL), to ``queued`` or
+    ``running`` (statuses with no side effects on other runs); returns the runs as stored now, in order.
 
     Raises ``RevisionConflictError`` if any row moved since it was read (the whole transaction is then given
     up: the caller's rows are locked for it, so only a bug gets there).
@@ -52,7 +52,7 @@ async def apply_transitions(
     updates = []
     for move in moves:
         run, target = move.run, move.target
-        if target.status in TERMINAL_STATUSES or target.status is RunStatus.AWAITING_CHILD_WORKFLOW:
+        if target.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
             raise ValueError(f"apply_transitions moves no run to {target.status.value}: use apply_transition")
         check_transition(run.id, run.status, target.status, target.reason)
         running = target.status is RunStatus.RUNNING
