@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from aiki import InvalidTransitionError, RunStatus, WorkflowVersion, task, workflow
+from aiki.contract import ClaimRequest, RunOutcome
 from aiki.durations import MAX_SLEEP_MS
 from tests.conftest import Env
 from tests.integration.run_watch import sleeping_at, until
@@ -59,6 +62,44 @@ async def test_a_sleeping_run_wakes_at_its_wake_time_and_not_before(fake_env: En
     result = await handle.wait_for_status("completed", timeout={"seconds": 15})
     assert result.success and result.state is not None
     assert result.state.output == {"cancelled": False}
+
+
+async def test_a_sleep_counts_from_when_the_run_asked_not_from_when_its_write_got_the_database(
+    fake_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = fake_env.clock
+    assert clock is not None
+    handle = await nap_v1.start(fake_env.client, {"ms": 5_000})
+    request = ClaimRequest(worker_id="w", workflows=[("nap", "1.0.0")], shards=None, limit=1)
+    [claimed] = await fake_env.client.transport.claim(request)
+    core = fake_env.server.core
+    write = core.write
+
+    @contextlib.asynccontextmanager
+    async def late_write(**options: Any) -> AsyncIterator[Any]:
+        clock.advance(3_000)  # the write waits 3 s for the database (a burst of other writes ahead of it)
+        async with write(**options) as opened:
+            yield opened
+
+    monkeypatch.setattr(core, "write", late_write)
+    asked_at_ms = clock.now_ms()
+    await fake_env.client.transport.finish(
+        RunOutcome(
+            run_id=claimed.run.id,
+            claim_token=claimed.claim_token,
+            expected_revision=claimed.run.revision,
+            kind="sleep",
+            name="nap",
+            index=0,
+            duration_ms=5_000,
+        )
+    )
+
+    run = await handle.refresh()
+    assert run.status is RunStatus.SLEEPING
+    assert run.state.wake_at_ms == asked_at_ms + 5_000
+    # The timeline still says when the run entered the sleep.
+    assert run.updated_at_ms == asked_at_ms + 3_000
 
 
 async def test_the_same_sleep_name_in_a_loop_sleeps_each_time(fake_env: Env) -> None:

@@ -201,10 +201,13 @@ class WorkerCommands:
     async def finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
         """End one execution: park the run on a wait, schedule its retry, or complete/fail it."""
         check_outcome(outcome)
+        # A sleep, a retry delay or a wait's timeout counts from the moment the run asked for it, not from
+        # the moment its write got the database (behind a burst of other writes, that can be much later).
+        asked_ms = self.core.clock.now_ms()
         # A child finishing while its parent is cancelled may deadlock on PostgreSQL: run again if aborted.
-        return await self.core.retrying(lambda: self._finish(namespace, outcome))
+        return await self.core.retrying(lambda: self._finish(namespace, outcome, asked_ms))
 
-    async def _finish(self, namespace: str, outcome: RunOutcome) -> WorkflowRun:
+    async def _finish(self, namespace: str, outcome: RunOutcome, asked_ms: int) -> WorkflowRun:
         if outcome.kind in ("complete", "fail"):
             finished = await self._finish_unlinked(namespace, outcome)
             if finished is not None:
@@ -220,7 +223,7 @@ class WorkerCommands:
             if run.revision != outcome.expected_revision:
                 raise RevisionConflictError(outcome.run_id, outcome.expected_revision)
             now_ms = self.core.clock.now_ms()
-            target = await self._target_state(connection, run, outcome, now_ms)
+            target = await self._target_state(connection, run, outcome, min(asked_ms, now_ms))
             return await enter_state(connection, run, target, changes, now_ms, self.core.settings)
 
     async def _finish_unlinked(self, namespace: str, outcome: RunOutcome) -> WorkflowRun | None:
@@ -257,8 +260,9 @@ class WorkerCommands:
             )
 
     async def _target_state(
-        self, connection: Connection, run: WorkflowRun, outcome: RunOutcome, now_ms: int
+        self, connection: Connection, run: WorkflowRun, outcome: RunOutcome, asked_ms: int
     ) -> RunState:
+        """The state ``outcome`` asks for; its deadlines count from ``asked_ms``, when the request came."""
         kind = outcome.kind
         if kind in ("complete", "fail"):
             return _final_state(outcome)
@@ -268,19 +272,19 @@ class WorkerCommands:
                 RunStatus.AWAITING_RETRY,
                 reason=f"{outcome.retry_kind}_retry",
                 retry_kind=outcome.retry_kind,
-                next_attempt_at_ms=now_ms + outcome.duration_ms,
+                next_attempt_at_ms=asked_ms + outcome.duration_ms,
                 error=outcome.error,
             )
         if kind == "sleep":
             assert outcome.name is not None and outcome.duration_ms is not None and outcome.index is not None
             wake_at_ms = await self._record_sleep(
-                connection, run, outcome.name, outcome.index, outcome.duration_ms, now_ms
+                connection, run, outcome.name, outcome.index, outcome.duration_ms, asked_ms
             )
             return RunState(
                 RunStatus.SLEEPING, sleep_name=outcome.name, wake_at_ms=wake_at_ms, index=outcome.index
             )
         if kind == "event_wait":
-            timeout_at = now_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
+            timeout_at = asked_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
             return RunState(
                 RunStatus.AWAITING_EVENT,
                 event_name=outcome.name,
@@ -288,7 +292,7 @@ class WorkerCommands:
                 index=outcome.index,
             )
         if kind == "child_wait":
-            timeout_at = now_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
+            timeout_at = asked_ms + outcome.timeout_ms if outcome.timeout_ms is not None else None
             return RunState(
                 RunStatus.AWAITING_CHILD_WORKFLOW,
                 child_run_id=outcome.child_run_id,
@@ -299,16 +303,16 @@ class WorkerCommands:
         raise ValueError(f"unknown outcome kind {kind!r}")
 
     async def _record_sleep(
-        self, connection: Connection, run: WorkflowRun, name: str, index: int, duration_ms: int, now_ms: int
+        self, connection: Connection, run: WorkflowRun, name: str, index: int, duration_ms: int, asked_ms: int
     ) -> int:
         """Start sleep ``name`` #``index``; a finished one made longer in code sleeps only the difference."""
         row = await connection.get_sleep(run.id, name, index)
         if row is None:
-            wake_at_ms = now_ms + duration_ms
-            await connection.start_sleep(run.id, name, index, duration_ms, now_ms, wake_at_ms)
+            wake_at_ms = asked_ms + duration_ms
+            await connection.start_sleep(run.id, name, index, duration_ms, asked_ms, wake_at_ms)
             return wake_at_ms
-        elapsed = int(row["ended_at_ms"] or now_ms) - int(row["started_at_ms"])
-        wake_at_ms = now_ms + max(1, duration_ms - elapsed)
+        elapsed = int(row["ended_at_ms"] or asked_ms) - int(row["started_at_ms"])
+        wake_at_ms = asked_ms + max(1, duration_ms - elapsed)
         await connection.restart_sleep(run.id, name, index, duration_ms, wake_at_ms)
         return wake_at_ms
 
