@@ -37,6 +37,28 @@ class SystemClock:
         """Sleep ``ms`` milliseconds of real time (``ms <= 0`` only yields to the event loop)."""
         await asyncio.sleep(max(ms, 0) / 1000)
 
+    async def sleep_until_ms(self, target_ms: int) -> None:
+        """Sleep until the epoch time ``target_ms``, measured to the microsecond: ``sleep_ms(target_ms -
+        now_ms())`` would overshoot by the fraction of the current millisecond that ``now_ms`` drops."""
+        remaining_ns = target_ms * 1_000_000 - time.time_ns()
+        if remaining_ns <= 0:
+            await asyncio.sleep(0)
+        # The event loop measures the sleep on the monotonic clock; should it end a hair early on the wall
+        # clock (a slewed clock), the rest is slept too.
+        while remaining_ns > 0:
+            await asyncio.sleep(remaining_ns / 1e9)
+            remaining_ns = target_ms * 1_000_000 - time.time_ns()
+
+
+async def sleep_until(clock: Clock, target_ms: int) -> None:
+    """Return once ``clock`` reads ``target_ms`` or later: to the microsecond on a clock that can (one with a
+    ``sleep_until_ms`` method, as :class:`SystemClock` has), else to the millisecond."""
+    precise = getattr(clock, "sleep_until_ms", None)
+    if precise is not None:
+        await precise(target_ms)
+    else:
+        await clock.sleep_ms(target_ms - clock.now_ms())
+
 
 class FakeClock:
     """A clock that moves only when told to: deterministic tests without real waiting.

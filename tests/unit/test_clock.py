@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from aiki.clock import Clock, FakeClock, SystemClock
+from aiki.clock import Clock, FakeClock, SystemClock, sleep_until
 
 
 async def _started(clock: FakeClock, ms: float) -> asyncio.Task[None]:
@@ -36,6 +36,31 @@ async def test_the_system_clock_sleeps_in_milliseconds() -> None:
 
 async def test_the_system_clock_returns_at_once_for_a_negative_sleep() -> None:
     await asyncio.wait_for(SystemClock().sleep_ms(-5), timeout=1)
+
+
+async def test_sleep_until_on_the_system_clock_never_returns_before_the_target() -> None:
+    clock = SystemClock()
+    for _ in range(5):
+        target_ms = clock.now_ms() + 3
+        await sleep_until(clock, target_ms)
+        assert time.time() * 1000 >= target_ms
+        assert clock.now_ms() >= target_ms
+
+
+async def test_sleep_until_a_past_time_returns_at_once() -> None:
+    clock = SystemClock()
+    await asyncio.wait_for(sleep_until(clock, clock.now_ms() - 1_000), timeout=1)
+
+
+async def test_sleep_until_on_a_clock_without_sleep_until_ms_sleeps_the_difference() -> None:
+    clock = FakeClock()
+    sleeper = asyncio.create_task(sleep_until(clock, clock.now_ms() + 5_000))
+    await asyncio.sleep(0)
+    clock.advance(4_999)
+    await asyncio.sleep(0)
+    assert not sleeper.done()
+    clock.advance(1)
+    await asyncio.wait_for(sleeper, timeout=1)
 
 
 def test_the_fake_clock_starts_at_the_given_time() -> None:

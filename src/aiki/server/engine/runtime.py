@@ -10,6 +10,7 @@ import math
 import time
 from typing import Protocol
 
+from aiki.clock import sleep_until
 from aiki.server.engine.changes import Changes
 from aiki.server.engine.core import ServerCore
 from aiki.server.engine.queue_watch import QueueWatch
@@ -159,8 +160,7 @@ class Runtime:
     async def _sleep_until(self, target_ms: int) -> None:
         """Sleep until ``target_ms``, measured when the sleep starts: the clock may move between planning the
         sleep and its task's first step, and a duration computed earlier would overshoot by that much."""
-        clock = self.core.clock
-        await clock.sleep_ms(target_ms - clock.now_ms())
+        await sleep_until(self.core.clock, target_ms)
 
     async def _loop(self) -> None:
         clock = self.core.clock
