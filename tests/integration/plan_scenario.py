@@ -1,6 +1,6 @@
 """A workflow scenario that sends every statement of the hot path once or more: starts (plain, by reference,
 delayed), claims, checkpoints, a sleep, an event, a child and its wait, pause and resume, a cancel, reads,
-lists, counts, a metrics scrape, a multi-queue claim, a refresh, and retention. The plan tests run it on large
+lists, counts, a metrics scrape, a multi-queue claim, a refresh, retention and a purge. The plan tests run it on large
 tables."""
 
 from __future__ import annotations
@@ -46,9 +46,11 @@ async def until(handle: WorkflowRunHandle[Any], status: RunStatus) -> None:
     raise AssertionError(f"run {handle.id} never reached {status.value}; it is {handle.status.value}")
 
 
-async def run_hot_path(srv: Server, c: Client, key: int) -> None:
+async def run_hot_path(srv: Server, c: Client, key: int, *, purge: bool = False) -> None:
     """Drive the scenario once (a worker of both versions must be running); ``key`` makes its inputs and
-    reference ids its own. Needs a server on a ``FakeClock`` whose runtime is not started."""
+    reference ids its own. Needs a server on a ``FakeClock`` whose runtime is not started. ``purge``: also
+    purge the filled tables' first ~220 cancelled runs, more than one page of the command (the purge reads
+    whole pages of 200 roots' trees: a test that limits the buffers a statement touches leaves it out)."""
     clock = srv.clock
     assert isinstance(clock, FakeClock)
     parent = await plan_parent_v1.start(c, key)
@@ -101,6 +103,10 @@ async def run_hot_path(srv: Server, c: Client, key: int) -> None:
     )
     assert await srv.workers.refresh_claims("default", [(parent.id, "not-the-token")]) == [parent.id]
     await srv.runtime.next_deadline()
+
+    if purge:
+        # Filled runs are created a second apart, one in twenty cancelled: ~220 in the first 4,400 s.
+        await c.purge_runs(before=1_600_004_400_000, status="cancelled")
 
     # Retention (the server keeps runs an hour): past it, the finished trees go; the later run started.
     clock.advance(3 * HOUR_MS)

@@ -41,7 +41,7 @@ from tests.scale_support import (
 FILL_RUNS = 60_000
 
 #: the store methods of the hot path: start, claim, checkpoint, event, finish, refresh, deadlines, history,
-#: reads, waits, cancel cascades and retention
+#: reads, waits, cancel cascades, retention and the purge command
 HOT_METHODS = {
     "insert_run",
     "get_run",
@@ -77,6 +77,7 @@ HOT_METHODS = {
     "run_trees",
     "existing_runs",
     "delete_runs",
+    "finished_runs_created_before",
     "list_transitions",
     "list_runs",
     "count_runs",
@@ -155,7 +156,7 @@ async def test_every_statement_of_the_hot_path_keeps_an_index_plan(
     c = client(server=filled_server)
     running = await worker(workflows=[plan_parent_v1, plan_child_v1], opts={"poll_interval_ms": 50}).start(c)
     try:
-        await run_hot_path(filled_server, c, 1)
+        await run_hot_path(filled_server, c, 1, purge=True)
         assert await c.count_runs(workflow="fill-3", status="failed") > 0
     finally:
         await running.stop()
